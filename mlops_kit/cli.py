@@ -1,0 +1,138 @@
+"""`mlops-kit`: the convenience CLI over the training pipeline, serving, local cluster and Pulumi stacks.
+
+Every user mistake ends in a one-paragraph message and exit code 2 (bad input) or 1 (environment), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="mlops-kit: train, gate, serve and roll out ML models on Kubernetes, as code.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
+    """One line per problem: the dotted field path, what was wrong, the value given."""
+    lines = []
+    for problem in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in problem["loc"]) or "<root>"
+        given = f" (got {problem['input']!r})" if "input" in problem and not isinstance(problem["input"], dict) else ""
+        lines.append(f"  {prefix}{where}: {problem['msg']}{given}")
+    return "invalid configuration:\n" + "\n".join(lines)
+
+
+@app.command()
+def train(
+    model_name: Annotated[str, typer.Option(help="Registered model name.")] = "breast-cancer",
+    dataset: Annotated[str, typer.Option(help="breast_cancer, wine_binary, or a .csv/.parquet path.")] = "breast_cancer",
+    target: Annotated[str, typer.Option(help="Label column of a file dataset.")] = "target",
+    estimator: Annotated[str, typer.Option(help="logistic_regression, random_forest, gradient_boosting, dummy.")] = "logistic_regression",
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Hyper-parameter KEY=VALUE (JSON value), repeatable.")] = None,
+    test_size: Annotated[float, typer.Option(help="Held-out fraction.")] = 0.25,
+    seed: Annotated[int, typer.Option(help="Split and estimator seed.")] = 42,
+    gate_metric: Annotated[str, typer.Option(help="accuracy, precision, recall, f1, roc_auc.")] = "roc_auc",
+    gate_margin: Annotated[float, typer.Option(help="Required improvement over the champion.")] = 0.0,
+    tracking_uri: Annotated[str | None, typer.Option(envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Train → validate data → log to MLflow → register → gate vs champion → alias."""
+    from services.training.config import TrainingConfig
+    from services.training.data import DataValidationError
+    from services.training.pipeline import TrainingError, run_training
+
+    params: dict[str, Any] = {}
+    for item in param or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise fail(f"--param {item!r}: expected KEY=VALUE, e.g. --param C=0.5")
+        try:
+            params[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key] = raw
+    try:
+        config = TrainingConfig(
+            model_name=model_name, dataset=dataset, target=target, estimator=estimator, params=params,
+            test_size=test_size, seed=seed, gate_metric=gate_metric, gate_margin=gate_margin,
+        )  # fmt: skip
+    except ValidationError as exc:
+        raise fail(format_validation_error(exc, "--")) from None
+
+    try:
+        if as_json:
+            result = run_training(config, tracking_uri)
+        else:
+            with console.status("training") as status:
+                result = run_training(config, tracking_uri, report=lambda s: status.update(s))
+    except DataValidationError as exc:
+        raise fail(str(exc)) from None
+    except TrainingError as exc:
+        raise fail(str(exc), code=1) from None
+
+    decision = result.decision
+    if as_json:
+        payload = {
+            "run_id": result.run_id, "model_name": result.model_name, "model_version": result.model_version,
+            "alias": decision.alias, "metrics": result.metrics, "gate": decision.as_tags(),
+            "dataset_digest": result.dataset_digest, "timings": result.timings,
+        }  # fmt: skip
+        console.print_json(json.dumps(payload))
+        return
+    table = Table(title=f"{result.model_name} v{result.model_version} (run {result.run_id[:8]})")
+    table.add_column("metric")
+    table.add_column("held-out score", justify="right")
+    for name, value in result.metrics.items():
+        table.add_row(name, f"{value:.4f}")
+    console.print(table)
+    colour = "green" if decision.alias == "champion" else "yellow"
+    console.print(f"gate: [bold {colour}]{decision.alias}[/] — {decision.reason}")
+    console.print(f"dataset digest {result.dataset_digest} from {result.dataset_source}")
+    console.print(f"model URI: models:/{result.model_name}@{decision.alias}  ({result.timings.get('done', 0):.1f} s)")
+
+
+@app.command()
+def serve(
+    model_uri: Annotated[str | None, typer.Option(help="Model to serve (default models:/<name>@champion).")] = None,
+    model_name: Annotated[str, typer.Option(help="Registered model name.")] = "breast-cancer",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 3000,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    tracking_uri: Annotated[str | None, typer.Option(envvar="MLFLOW_TRACKING_URI")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="BentoML HTTP workers.")] = 1,
+) -> None:
+    """Serve the model locally with BentoML (the same service the images run)."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    env["MODEL_NAME"] = model_name
+    env["MODEL_URI"] = model_uri or f"models:/{model_name}@champion"
+    env["BENTOML_WORKERS"] = str(workers)
+    if tracking_uri:
+        env["MLFLOW_TRACKING_URI"] = tracking_uri
+    root = Path(__file__).resolve().parent.parent
+    cmd = [sys.executable, "-m", "bentoml", "serve", "services.serving.service:ModelService",
+           "--host", host, "--port", str(port), "--working-dir", str(root)]  # fmt: skip
+    console.print(f"serving {env['MODEL_URI']} on http://{host}:{port}  (POST /predict, GET /model, /metrics)")
+    raise typer.Exit(subprocess.call(cmd, env=env))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,111 @@
+"""Datasets: load (built-in or file), validate with pandera before anything is trained, describe for lineage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+MAX_LISTED_ROWS = 5
+
+
+class DataValidationError(ValueError):
+    """The dataset broke its schema; the message lists the offending columns and rows."""
+
+
+@dataclass(frozen=True)
+class LoadedDataset:
+    name: str
+    source: str  # where it came from, recorded as lineage
+    frame: pd.DataFrame  # features + target column
+    target: str
+    schema: pa.DataFrameSchema
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [c for c in self.frame.columns if c != self.target]
+
+
+def _builtin(name: str) -> tuple[pd.DataFrame, str, dict[str, float]]:
+    """Return (frame, source, lower bounds) of a dataset shipped with scikit-learn, so training works offline."""
+    from sklearn import datasets
+
+    if name == "breast_cancer":
+        bunch = datasets.load_breast_cancer(as_frame=True)
+        frame = bunch.frame
+        # Every breast-cancer measurement is a size, texture or ratio: negative values mean a broken pipeline upstream.
+        return frame, _sklearn_data_file("breast_cancer.csv"), {
+            c: 0.0 for c in frame.columns if c != "target"
+        }
+    if name == "wine_binary":
+        bunch = datasets.load_wine(as_frame=True)
+        frame = bunch.frame
+        frame["target"] = (frame["target"] == 0).astype(int)
+        return frame, _sklearn_data_file("wine_data.csv"), {
+            c: 0.0 for c in frame.columns if c != "target"
+        }
+    raise ValueError(f"unknown built-in dataset {name!r}")
+
+
+def _sklearn_data_file(filename: str) -> str:
+    """The CSV inside the installed scikit-learn that the built-in dataset is read from: a real, local lineage source."""
+    from importlib.resources import files
+
+    return str(files("sklearn.datasets.data").joinpath(filename))
+
+
+def build_schema(frame: pd.DataFrame, target: str, lower_bounds: dict[str, float] | None = None) -> pa.DataFrameSchema:
+    """Schema every training frame must satisfy: numeric finite features, no nulls, a label with at least two classes."""
+    lower_bounds = lower_bounds or {}
+    columns: dict[str, pa.Column] = {}
+    for name in frame.columns:
+        if name == target:
+            continue
+        checks = [pa.Check(lambda s: np.isfinite(s), element_wise=False, error="finite (no inf)")]
+        if name in lower_bounds:
+            checks.append(pa.Check.ge(lower_bounds[name]))
+        columns[name] = pa.Column(float, checks=checks, nullable=False, coerce=True)
+    columns[target] = pa.Column(nullable=False)
+    return pa.DataFrameSchema(
+        columns,
+        strict=True,
+        checks=[pa.Check(lambda df: df[target].nunique() >= 2, error=f"label column {target!r} needs >= 2 classes")],
+    )
+
+
+def load_dataset(dataset: str, target: str = "target") -> LoadedDataset:
+    if not dataset.endswith((".csv", ".parquet")):
+        frame, source, bounds = _builtin(dataset)
+        return LoadedDataset(dataset, source, frame, "target", build_schema(frame, "target", bounds))
+    path = Path(dataset)
+    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    if target not in frame.columns:
+        raise DataValidationError(
+            f"{path}: label column {target!r} not found; columns are {list(frame.columns)} (choose one with --target)"
+        )
+    return LoadedDataset(path.stem, str(path.resolve()), frame, target, build_schema(frame, target))
+
+
+def validate(data: LoadedDataset) -> pd.DataFrame:
+    """Validate every check at once (lazy) so the user sees all problems in one go, then return the coerced frame."""
+    try:
+        return data.schema.validate(data.frame, lazy=True)
+    except SchemaErrors as errors:
+        raise DataValidationError(describe_failures(data.name, errors.failure_cases)) from None
+
+
+def describe_failures(name: str, failures: pd.DataFrame) -> str:
+    lines = [f"dataset {name!r} failed validation ({len(failures)} problem(s)); nothing was trained or registered:"]
+    failures = failures.copy()
+    failures["column"] = failures["column"].fillna("<table>")
+    for (column, check), group in failures.groupby(["column", "check"], sort=True, dropna=False):
+        rows = [str(i) for i in group["index"].dropna().unique()[:MAX_LISTED_ROWS]]
+        values = [repr(v) for v in group["failure_case"].head(MAX_LISTED_ROWS)]
+        more = f" (+{len(group) - MAX_LISTED_ROWS} more)" if len(group) > MAX_LISTED_ROWS else ""
+        where = f" rows {', '.join(rows)}" if rows else ""
+        lines.append(f"  - column {column!r}: check {check!r} failed{where}: values {', '.join(values)}{more}")
+    return "\n".join(lines)
