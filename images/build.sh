@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Build one of the project's images from images/<name>/, idempotently and without network inside the build.
+#
+#   bash images/build.sh mlflow            # -> mlops-kit/mlflow:<version>; prints the reference on stdout
+#
+# Steps: docker engine up (scripts/docker-engine.sh) -> base image (scripts/base-image.sh) -> wheelhouse of
+# images/<name>/requirements.txt (scripts/wheelhouse.sh, cached in $MLOPS_KIT_CACHE/wheelhouse/<name>) -> a staged
+# build context $MLOPS_KIT_CACHE/build/<name> (images/<name>/* + wheels/ hard-linked from the wheelhouse; an
+# executable images/<name>/prepare.sh, if present, is run with the context dir to add more, e.g. model files)
+# -> docker build with Debian's client and BuildKit, FROM the hashed base tag.
+# The image carries the label mlops-kit.inputs=<hash of the context + base image id>; when the tagged image already
+# has the current hash the build is skipped. A previous image of ours left untagged by a rebuild is removed.
+#
+# Tag: $IMAGE_TAG, else images/<name>/VERSION, else the `<name>==X` pin of images/<name>/requirements.txt.
+# Env: MLOPS_KIT_CACHE, MLOPS_KIT_BUILDKIT=0 (legacy builder), IMAGE_TAG, FORCE=1 (build even when up to date).
+set -euo pipefail
+
+NAME="${1:?usage: images/build.sh NAME   (a directory under images/ with a Dockerfile)}"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SRC="$ROOT/images/$NAME"
+CACHE="${MLOPS_KIT_CACHE:-$HOME/.cache/mlops-kit}"
+BUILDKIT="${MLOPS_KIT_BUILDKIT:-1}"
+
+log() { echo "[build $NAME] $*" >&2; }
+[[ -f "$SRC/Dockerfile" ]] || { log "ERROR: $SRC/Dockerfile not found"; exit 2; }
+
+DOCKER="$(bash "$ROOT/scripts/docker-engine.sh" | tail -n1)"
+BASE="$(bash "$ROOT/scripts/base-image.sh" | tail -n1)"
+
+if [[ -n "${IMAGE_TAG:-}" ]]; then
+  TAG="$IMAGE_TAG"
+elif [[ -f "$SRC/VERSION" ]]; then
+  TAG="$(tr -d '[:space:]' <"$SRC/VERSION")"
+else
+  TAG="$(sed -nE "s/^$NAME==([^[:space:];#]+).*/\1/p" "$SRC/requirements.txt" 2>/dev/null | head -n1)"
+fi
+[[ -n "$TAG" ]] || { log "ERROR: no tag (set IMAGE_TAG, write $SRC/VERSION or pin $NAME== in requirements.txt)"; exit 2; }
+IMAGE="mlops-kit/$NAME:$TAG"
+
+# --- build context ------------------------------------------------------------------------------------------------
+CTX="$CACHE/build/$NAME"
+rm -rf "$CTX"
+mkdir -p "$CTX"
+cp -a "$SRC/." "$CTX/"
+if [[ -f "$SRC/requirements.txt" ]]; then
+  WH="$(bash "$ROOT/scripts/wheelhouse.sh" "$SRC/requirements.txt" "$CACHE/wheelhouse/$NAME" | tail -n1)"
+  cp -al "$WH" "$CTX/wheels" 2>/dev/null || cp -a "$WH" "$CTX/wheels" # hard links when on one filesystem
+fi
+if [[ -x "$SRC/prepare.sh" ]]; then
+  log "running prepare.sh"
+  "$SRC/prepare.sh" "$CTX"
+fi
+
+# Input hash: every context file by content (the wheelhouse by its stamp), the base image id, the builder.
+HASH="$({
+  echo "buildkit=$BUILDKIT base=$("$DOCKER" image inspect -f '{{.Id}}' "$BASE")"
+  cat "${BASH_SOURCE[0]}"
+  cd "$CTX"
+  find . -path ./wheels -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
+  [[ -f wheels/.stamp ]] && head -n1 wheels/.stamp
+} | sha256sum | cut -c1-16)"
+
+OLD_ID="$("$DOCKER" image inspect -f '{{.Id}}' "$IMAGE" 2>/dev/null || true)"
+if [[ -n "$OLD_ID" && "${FORCE:-0}" != 1 ]] &&
+  [[ "$("$DOCKER" image inspect -f '{{index .Config.Labels "mlops-kit.inputs"}}' "$IMAGE")" == "$HASH" ]]; then
+  log "up to date: $IMAGE (inputs $HASH)"
+  echo "$IMAGE"
+  exit 0
+fi
+
+log "building $IMAGE FROM $BASE (BuildKit=$BUILDKIT, context $CTX, log $CACHE/build/$NAME.log)"
+t0=$(date +%s.%N)
+DOCKER_BUILDKIT="$BUILDKIT" "$DOCKER" build \
+  --build-arg "BASE_IMAGE=$BASE" \
+  --label "mlops-kit.inputs=$HASH" \
+  --label "mlops-kit.image=$NAME" \
+  --label "org.opencontainers.image.version=$TAG" \
+  -t "$IMAGE" -f "$CTX/Dockerfile" "$CTX" >"$CACHE/build/$NAME.log" 2>&1 || {
+  log "ERROR: docker build failed; full log: $CACHE/build/$NAME.log"
+  tail -n 40 "$CACHE/build/$NAME.log" >&2
+  exit 1
+}
+secs="$(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)")"
+
+NEW_ID="$("$DOCKER" image inspect -f '{{.Id}}' "$IMAGE")"
+if [[ -n "$OLD_ID" && "$OLD_ID" != "$NEW_ID" ]] &&
+  [[ -z "$("$DOCKER" image inspect -f '{{join .RepoTags ","}}' "$OLD_ID" 2>/dev/null)" ]]; then
+  "$DOCKER" image rm "$OLD_ID" >/dev/null 2>&1 || true # our own previous build, now untagged
+fi
+log "built $IMAGE in ${secs}s, $("$DOCKER" image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.0f MB", $1/1e6}')"
+echo "$IMAGE"
