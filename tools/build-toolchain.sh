@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# Builds the offline toolchain (Pulumi CLI + Python host + Kubernetes provider, a kwok control plane) from Go modules
+# into ${MLOPS_KIT_CACHE:-$HOME/.cache/mlops-kit}/toolchain. Only steps whose output is missing or stale are run, so a
+# warm run takes seconds. See tools/README.md.
+#
+#   bash tools/build-toolchain.sh            build what is missing, write env.sh, print versions
+#   bash tools/build-toolchain.sh --force    rebuild every step
+#   bash tools/build-toolchain.sh --only kube,etcd
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TOOLS=$REPO/tools
+CACHE=${MLOPS_KIT_CACHE:-$HOME/.cache/mlops-kit}
+TC=$CACHE/toolchain
+BIN=$TC/bin
+LOGS=$TC/logs
+STAMPS=$TC/stamps
+SRC=$TC/src
+FORCE=0
+ONLY=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --force) FORCE=1 ;;
+    --only) ONLY=,$2,; shift ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+# shellcheck source=tools/versions.env
+. "$TOOLS/versions.env"
+
+T0=$(date +%s)
+say() { printf '[toolchain %4ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
+die() {
+  printf '\n[toolchain] FAILED: %s\n' "$1" >&2
+  shift
+  for line in "$@"; do printf '  -> %s\n' "$line" >&2; done
+  exit 1
+}
+
+# --- Go ---------------------------------------------------------------------------------------------------------------
+GO=${GO:-}
+if [ -z "$GO" ]; then
+  if command -v go >/dev/null 2>&1; then GO=$(command -v go); elif [ -x /usr/local/go/bin/go ]; then GO=/usr/local/go/bin/go; fi
+fi
+[ -n "$GO" ] || die "no Go toolchain found" "install Go >= $GO_MIN (machines here have it at /usr/local/go/bin/go) or set GO=/path/to/go"
+export PATH="$(dirname "$GO"):$PATH"
+GOV=$("$GO" env GOVERSION | sed 's/^go//')
+if [ "$(printf '%s\n%s\n' "$GO_MIN" "$GOV" | sort -V | head -1)" != "$GO_MIN" ]; then
+  die "Go $GOV is too old: the pinned modules need Go >= $GO_MIN" "install a newer Go or set GO=/path/to/go"
+fi
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=readonly
+mkdir -p "$BIN" "$LOGS" "$STAMPS" "$SRC"
+
+# --- versions (from the repo) -----------------------------------------------------------------------------------------
+pypi_pin() { sed -n "s/^[[:space:]]*\"$1==\([^\"]*\)\".*/\1/p" "$REPO/pyproject.toml" | head -1; }
+gomod_req() { awk -v m="$2" '$1==m {print $2; exit} $1=="require" && $2==m {print $3; exit}' "$TOOLS/$1/go.mod"; }
+PY_PULUMI=$(pypi_pin pulumi)
+PY_PULUMI_K8S=$(pypi_pin pulumi-kubernetes)
+PULUMI_V=$(gomod_req pulumi github.com/pulumi/pulumi/pkg/v3)
+PULUMI_SDK_V=$(gomod_req pulumi github.com/pulumi/pulumi/sdk/v3)
+KUBE_V=$(gomod_req kube k8s.io/kubernetes)
+ETCD_V=$(gomod_req etcd go.etcd.io/etcd/server/v3)
+KWOK_V=$(gomod_req kwok sigs.k8s.io/kwok)
+KUBE_MINOR=$(echo "$KUBE_V" | cut -d. -f2)
+[ "$PULUMI_V" = "$PULUMI_SDK_V" ] || die "tools/pulumi/go.mod requires pkg/v3 $PULUMI_V but sdk/v3 $PULUMI_SDK_V" "keep both at the same version"
+for v in PY_PULUMI PY_PULUMI_K8S PULUMI_V KUBE_V ETCD_V KWOK_V; do
+  [ -n "${!v}" ] || die "could not read $v from pyproject.toml / tools/*/go.mod" "check the pins there"
+done
+
+say "cache: $TC (Go $GOV, $(nproc) cores)"
+say "pins: pulumi CLI $PULUMI_V (PyPI pulumi==$PY_PULUMI), kubernetes provider $PK_MODULE_VERSION (PyPI pulumi-kubernetes==$PY_PULUMI_K8S), kubernetes $KUBE_V, etcd $ETCD_V, kwok $KWOK_V"
+if [ "v$PY_PULUMI" != "$PULUMI_V" ]; then
+  say "note: the CLI is $PULUMI_V, not v$PY_PULUMI: the Go module proxy does not serve pkg/v3 v$PY_PULUMI (tools/README.md)"
+  if [ "$(printf '%s\n%s\n' "$PY_PULUMI" "${PULUMI_V#v}" | sort -V | tail -1)" != "${PULUMI_V#v}" ]; then
+    say "WARNING: the PyPI SDK ($PY_PULUMI) is newer than the CLI ($PULUMI_V): bump tools/pulumi/go.mod"
+  fi
+fi
+
+# --- helpers ----------------------------------------------------------------------------------------------------------
+sha() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
+
+# advice <log>: turn a failed Go build log into a next step.
+advice() {
+  local log=$1
+  if grep -qE 'proxy.golang.org|dial tcp|no such host|i/o timeout|TLS handshake|connection refused|server response|not available|403 Forbidden|404 Not Found|410 Gone' "$log"; then
+    local mod
+    mod=$(grep -oE '(go: )?[a-z0-9.-]+\.[a-z]+/[^ :@]+@v[^ :]+' "$log" | head -1 || true)
+    echo "the Go module proxy could not give a module${mod:+ ($mod)}: check that \`go env GOPROXY\` ($("$GO" env GOPROXY)) is reachable (curl -sI https://proxy.golang.org), then rerun; the pins are in tools/*/go.mod and tools/versions.env"
+  fi
+  if grep -qE 'missing go.sum entry|updates to go.mod needed|go.mod file indicates go' "$log"; then
+    echo "go.mod/go.sum under tools/ are out of date: run \`GOTOOLCHAIN=local go mod tidy\` in that directory and commit both files"
+  fi
+  if grep -qE 'no space left on device' "$log"; then
+    echo "disk full: free space (go clean -cache) or point MLOPS_KIT_CACHE / GOCACHE elsewhere"
+  fi
+  if grep -qE 'signal: killed|out of memory' "$log"; then
+    echo "the compiler was killed (memory?): rerun with GOFLAGS='-p=1'"
+  fi
+  echo "full log: $log"
+}
+
+STEP_N=0
+STEP_TOTAL=7
+BUILT=()
+
+# step NAME KEY CHECK_CMD -- BUILD_FUNCTION
+#   KEY: everything the output depends on; the step is skipped when the stamp holds KEY and CHECK_CMD succeeds.
+step() {
+  local name=$1 key=$2 check=$3 fn=$4
+  STEP_N=$((STEP_N + 1))
+  local tag="[$STEP_N/$STEP_TOTAL] $name"
+  if [ -n "$ONLY" ] && [[ $ONLY != *",$name,"* ]]; then say "$tag: skipped (--only)"; return 0; fi
+  if [ $FORCE = 0 ] && [ "$(cat "$STAMPS/$name" 2>/dev/null)" = "$key" ] && eval "$check" >/dev/null 2>&1; then
+    say "$tag: up to date"
+    return 0
+  fi
+  local log=$LOGS/$name.log s=$(date +%s)
+  say "$tag: building (log: $log)"
+  # Run in the background and print a heartbeat, so CI logs show progress during long compiles.
+  ( set -euo pipefail; $fn ) >"$log" 2>&1 &
+  local pid=$! last=$s
+  while kill -0 $pid 2>/dev/null; do
+    sleep 2
+    if [ $(( $(date +%s) - last )) -ge 60 ]; then last=$(date +%s); say "$tag: still building ($(( last - s ))s)"; fi
+  done
+  if ! wait $pid; then
+    echo "----- last lines of $log -----" >&2
+    tail -n 25 "$log" >&2
+    mapfile -t adv < <(advice "$log")
+    die "step '$name' failed after $(( $(date +%s) - s ))s" "${adv[@]}"
+  fi
+  if ! eval "$check" >>"$log" 2>&1; then
+    die "step '$name' built, but its version check failed: $check" "see $log"
+  fi
+  echo "$key" >"$STAMPS/$name"
+  local dt=$(( $(date +%s) - s ))
+  printf '%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$name" "$dt" "$(nproc)" >>"$LOGS/timings.tsv"
+  BUILT+=("$name")
+  say "$tag: done in ${dt}s"
+}
+
+# --- 1. etcd ----------------------------------------------------------------------------------------------------------
+build_etcd() {
+  cd "$TOOLS/etcd"
+  go mod download
+  go build -trimpath -ldflags "-s -w" -o "$BIN/etcd" .
+}
+step etcd "$ETCD_V $(sha "$TOOLS"/etcd/go.* "$TOOLS/etcd/main.go")" \
+  '"$BIN/etcd" --version | grep -q "etcd Version: ${ETCD_V#v}$"' build_etcd
+
+# --- 2. kwok + kwokctl ------------------------------------------------------------------------------------------------
+build_kwok() {
+  cd "$TOOLS/kwok"
+  go mod download
+  go build -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_V -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${KUBE_V#v}" \
+    -o "$BIN/" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
+}
+step kwok "$KWOK_V $KUBE_V $(sha "$TOOLS"/kwok/go.*)" \
+  '"$BIN/kwokctl" --version | grep -q "$KWOK_V" && "$BIN/kwok" --version | grep -q "$KWOK_V"' build_kwok
+
+# --- 3. Kubernetes control plane + kubectl ----------------------------------------------------------------------------
+build_kube() {
+  cd "$TOOLS/kube"
+  go mod download
+  local ld="-s -w" p
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld="$ld -X $p.gitVersion=$KUBE_V -X $p.gitMajor=1 -X $p.gitMinor=$KUBE_MINOR -X $p.gitTreeState=clean"
+    ld="$ld -X $p.buildDate=$(date -u +%FT%TZ)"
+  done
+  # One invocation for all four: they share most packages.
+  go build -trimpath -ldflags "$ld" -o "$BIN/" k8s.io/kubernetes/cmd/kube-apiserver \
+    k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+}
+step kube "$KUBE_V $(sha "$TOOLS"/kube/go.*)" \
+  'for b in kube-apiserver kube-controller-manager kube-scheduler; do "$BIN/$b" --version | grep -q "Kubernetes $KUBE_V$" || exit 1; done; "$BIN/kubectl" version --client | grep -q "Client Version: $KUBE_V$"' \
+  build_kube
+
+# --- 4. Pulumi CLI ----------------------------------------------------------------------------------------------------
+build_pulumi() {
+  cd "$TOOLS/pulumi"
+  go mod download
+  go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_V" \
+    -o "$BIN/" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+}
+step pulumi "$PULUMI_V $(sha "$TOOLS"/pulumi/go.*)" \
+  '"$BIN/pulumi" version | grep -qx "$PULUMI_V"' build_pulumi
+
+# --- 5. Python language host ------------------------------------------------------------------------------------------
+build_langhost() {
+  cd "$TOOLS/pulumi"
+  go mod download
+  go build -trimpath -ldflags "-s -w -X main.version=${PULUMI_V#v}" -o "$BIN/" ./cmd/pulumi-language-python
+  local sdk
+  sdk=$(go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
+  install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$BIN/pulumi-language-python-exec"
+}
+step langhost "$PULUMI_V $(sha "$TOOLS"/pulumi/go.* "$TOOLS"/pulumi/cmd/pulumi-language-python/*.go)" \
+  '"$BIN/pulumi-language-python" --version | grep -qx "${PULUMI_V#v}" && [ -x "$BIN/pulumi-language-python-exec" ]' \
+  build_langhost
+
+# --- 6. Kubernetes provider -------------------------------------------------------------------------------------------
+build_provider() {
+  local dir
+  # Outside any module: fetch the provider module itself (verified against the checksum database).
+  dir=$(cd "$SRC" && GOFLAGS=-mod=mod go mod download -json "$PK_MODULE@$PK_MODULE_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -d "$dir" ] || { echo "go mod download $PK_MODULE@$PK_MODULE_VERSION gave no directory"; return 1; }
+  # The module cache is read-only and generate.go writes next to schema.json: work on a copy.
+  rm -rf "$SRC/pulumi-kubernetes-provider"
+  cp -r "$dir" "$SRC/pulumi-kubernetes-provider"
+  chmod -R u+w "$SRC/pulumi-kubernetes-provider"
+  cp "$TOOLS/pulumi-kubernetes/go.mod" "$TOOLS/pulumi-kubernetes/go.sum" "$SRC/pulumi-kubernetes-provider/"
+  cd "$SRC/pulumi-kubernetes-provider"
+  go mod download
+  (cd cmd/pulumi-resource-kubernetes && VERSION=$PK_VERSION go run generate.go)
+  go build -trimpath -ldflags "-s -w -X $PK_MODULE/pkg/version.Version=$PK_VERSION" \
+    -o "$BIN/" ./cmd/pulumi-resource-kubernetes
+}
+step provider "$PK_MODULE_VERSION $PK_VERSION $(sha "$TOOLS"/pulumi-kubernetes/go.*)" \
+  '[ -x "$BIN/pulumi-resource-kubernetes" ] && grep -q "\"version\":\"$PK_VERSION\"" "$SRC/pulumi-kubernetes-provider/cmd/pulumi-resource-kubernetes/schema-embed.json"' \
+  build_provider
+
+# --- 7. env.sh --------------------------------------------------------------------------------------------------------
+write_env() {
+  mkdir -p "$TC/pulumi-home"
+  cat >"$TC/env.sh.tmp" <<EOF
+# Generated by tools/build-toolchain.sh: source it to use the offline toolchain.
+export MLOPS_KIT_TOOLCHAIN="$TC"
+case ":\$PATH:" in *":$BIN:"*) ;; *) export PATH="$BIN:\$PATH" ;; esac
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+# Plugins (kubernetes provider, python host) are picked up from PATH ("ambient"); nothing is downloaded.
+export PULUMI_HOME="\${PULUMI_HOME:-$TC/pulumi-home}"
+export MLOPS_KIT_KUBE_VERSION="$KUBE_V"
+EOF
+  mv "$TC/env.sh.tmp" "$TC/env.sh"
+}
+STEP_N=$((STEP_N + 1))
+write_env
+say "[$STEP_N/$STEP_TOTAL] env.sh written: $TC/env.sh"
+
+# --- versions ---------------------------------------------------------------------------------------------------------
+say "versions:"
+{
+  echo "  pulumi                     $("$BIN/pulumi" version 2>/dev/null || echo MISSING)"
+  echo "  pulumi-language-python     $("$BIN/pulumi-language-python" --version 2>/dev/null || echo MISSING)"
+  echo "  pulumi-resource-kubernetes $PK_VERSION (module $PK_MODULE@$PK_MODULE_VERSION)"
+  echo "  kube-apiserver             $("$BIN/kube-apiserver" --version 2>/dev/null || echo MISSING)"
+  echo "  kubectl                    $("$BIN/kubectl" version --client 2>/dev/null | head -1 || echo MISSING)"
+  echo "  etcd                       $("$BIN/etcd" --version 2>/dev/null | head -1 || echo MISSING)"
+  echo "  kwokctl                    $("$BIN/kwokctl" --version 2>/dev/null || echo MISSING)"
+}
+say "total ${SECONDS}s${BUILT:+ (built: ${BUILT[*]})}; use it with: source $TC/env.sh"
