@@ -107,6 +107,14 @@ def _serving_requirements() -> list[str]:
     return [f"{dist}=={version(dist)}" for dist in ("scikit-learn", "numpy", "pandas", "scipy", "skops")]
 
 
+def _types_to_trust(model: Any) -> list[str]:
+    """This process built the model, so the types skops cannot vouch for (e.g. tree node storage) are ours to trust.
+    Recording them in the MLmodel lets loaders (gate, serving) open the model without trusting arbitrary files."""
+    import skops.io
+
+    return sorted(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
+
+
 def run_training(
     config: TrainingConfig, tracking_uri: str | None = None, report: StepReporter = lambda _: None
 ) -> TrainingResult:
@@ -196,6 +204,7 @@ def run_training(
             extra_files=[str(baseline_path)],  # the model carries its own drift baseline into the serving image
             # Explicit requirements: MLflow's inference re-imports the model in a subprocess (~10 s) to find the same list.
             pip_requirements=_serving_requirements(),
+            skops_trusted_types=_types_to_trust(model),
         )
         version = str(info.registered_model_version)
 
