@@ -21,8 +21,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -43,10 +43,16 @@ def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
 @app.command()
 def train(
     model_name: Annotated[str, typer.Option(help="Registered model name.")] = "breast-cancer",
-    dataset: Annotated[str, typer.Option(help="breast_cancer, wine_binary, or a .csv/.parquet path.")] = "breast_cancer",
+    dataset: Annotated[
+        str, typer.Option(help="breast_cancer, wine_binary, or a .csv/.parquet path.")
+    ] = "breast_cancer",
     target: Annotated[str, typer.Option(help="Label column of a file dataset.")] = "target",
-    estimator: Annotated[str, typer.Option(help="logistic_regression, random_forest, gradient_boosting, dummy.")] = "logistic_regression",
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Hyper-parameter KEY=VALUE (JSON value), repeatable.")] = None,
+    estimator: Annotated[
+        str, typer.Option(help="logistic_regression, random_forest, gradient_boosting, dummy.")
+    ] = "logistic_regression",
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Hyper-parameter KEY=VALUE (JSON value), repeatable.")
+    ] = None,
     test_size: Annotated[float, typer.Option(help="Held-out fraction.")] = 0.25,
     seed: Annotated[int, typer.Option(help="Split and estimator seed.")] = 42,
     gate_metric: Annotated[str, typer.Option(help="accuracy, precision, recall, f1, roc_auc.")] = "roc_auc",
@@ -132,6 +138,34 @@ def serve(
            "--host", host, "--port", str(port), "--working-dir", str(root)]  # fmt: skip
     console.print(f"serving {env['MODEL_URI']} on http://{host}:{port}  (POST /predict, GET /model, /metrics)")
     raise typer.Exit(subprocess.call(cmd, env=env))
+
+
+@app.command()
+def demo(
+    state_dir: Annotated[Path, typer.Option(help="Where MLflow's sqlite DB, artifacts, logs and PIDs live.")] = Path(
+        ".state"
+    ),
+    mlflow_port: Annotated[int, typer.Option(min=1, max=65535)] = 5050,
+    serve_port: Annotated[int, typer.Option(min=1, max=65535)] = 3000,
+) -> None:
+    """The local ML loop end to end: MLflow server, train + gate, BentoML server, a sample prediction."""
+    from mlops_kit.demo import DemoError, run_demo
+    from mlops_kit.local import ProcessStartError
+    from services.training.pipeline import TrainingError
+
+    try:
+        run_demo(state_dir, console, mlflow_port, serve_port)
+    except (DemoError, ProcessStartError, TrainingError) as exc:
+        raise fail(str(exc), code=1) from None
+
+
+@app.command("demo-stop")
+def demo_stop(state_dir: Annotated[Path, typer.Option()] = Path(".state")) -> None:
+    """Stop the servers `mlops-kit demo` left running."""
+    from mlops_kit.demo import stop
+
+    stopped = stop(state_dir)
+    console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
 
 
 if __name__ == "__main__":

@@ -54,7 +54,9 @@ class LocalServer:
             return "<no log>"
 
 
-def _spawn(name: str, cmd: list[str], url: str, health: str, log_path: Path, env: dict[str, str], timeout: float) -> LocalServer:
+def _spawn(
+    name: str, cmd: list[str], url: str, health: str, log_path: Path, env: dict[str, str], timeout: float
+) -> LocalServer:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("ab")
     process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -62,7 +64,9 @@ def _spawn(name: str, cmd: list[str], url: str, health: str, log_path: Path, env
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise ProcessStartError(f"{name} exited with code {process.returncode}; log {log_path}:\n{server.log_tail()}")
+            raise ProcessStartError(
+                f"{name} exited with code {process.returncode}; log {log_path}:\n{server.log_tail()}"
+            )
         try:
             if httpx.get(url + health, timeout=2.0).status_code == 200:
                 return server
@@ -70,7 +74,9 @@ def _spawn(name: str, cmd: list[str], url: str, health: str, log_path: Path, env
             pass
         time.sleep(0.5)
     server.stop()
-    raise ProcessStartError(f"{name} did not answer {url}{health} within {timeout:.0f} s; log {log_path}:\n{server.log_tail()}")
+    raise ProcessStartError(
+        f"{name} did not answer {url}{health} within {timeout:.0f} s; log {log_path}:\n{server.log_tail()}"
+    )
 
 
 def start_mlflow(state_dir: Path, port: int | None = None, timeout: float = 120.0) -> LocalServer:

@@ -38,7 +38,9 @@ def check_row(row: list[float] | dict[str, float]) -> list[float]:
         raise ValueError("the model is not loaded yet; retry when /readyz answers 200")
     if isinstance(row, list):
         if len(row) != len(names):
-            raise ValueError(f"expected {len(names)} feature values in the model's order ({_describe(names)}), got {len(row)}")
+            raise ValueError(
+                f"expected {len(names)} feature values in the model's order ({_describe(names)}), got {len(row)}"
+            )
         return row
     unknown = sorted(set(row) - set(names))
     missing = [n for n in names if n not in row]

@@ -101,7 +101,10 @@ class ModelService:
             confidence = np.full(len(labels), np.nan)
         self.metrics.observe(matrix, labels)
         return [
-            {"label": label.item() if hasattr(label, "item") else label, "probability": None if np.isnan(p) else float(p)}
+            {
+                "label": label.item() if hasattr(label, "item") else label,
+                "probability": None if np.isnan(p) else float(p),
+            }
             for label, p in zip(labels, confidence, strict=True)
         ]
 

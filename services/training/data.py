@@ -38,16 +38,12 @@ def _builtin(name: str) -> tuple[pd.DataFrame, str, dict[str, float]]:
         bunch = datasets.load_breast_cancer(as_frame=True)
         frame = bunch.frame
         # Every breast-cancer measurement is a size, texture or ratio: negative values mean a broken pipeline upstream.
-        return frame, _sklearn_data_file("breast_cancer.csv"), {
-            c: 0.0 for c in frame.columns if c != "target"
-        }
+        return frame, _sklearn_data_file("breast_cancer.csv"), {c: 0.0 for c in frame.columns if c != "target"}
     if name == "wine_binary":
         bunch = datasets.load_wine(as_frame=True)
         frame = bunch.frame
         frame["target"] = (frame["target"] == 0).astype(int)
-        return frame, _sklearn_data_file("wine_data.csv"), {
-            c: 0.0 for c in frame.columns if c != "target"
-        }
+        return frame, _sklearn_data_file("wine_data.csv"), {c: 0.0 for c in frame.columns if c != "target"}
     raise ValueError(f"unknown built-in dataset {name!r}")
 
 

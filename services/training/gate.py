@@ -52,6 +52,10 @@ def decide(
     improvement = candidate_score - champion_score
     if improvement > margin:
         reason = f"{metric} {candidate_score:.4f} beats champion v{champion_version} {champion_score:.4f} by {improvement:.4f} > {margin}"
-        return GateDecision(CHAMPION, champion_score=champion_score, champion_version=champion_version, reason=reason, **common)
+        return GateDecision(
+            CHAMPION, champion_score=champion_score, champion_version=champion_version, reason=reason, **common
+        )
     reason = f"{metric} {candidate_score:.4f} vs champion v{champion_version} {champion_score:.4f}: improvement {improvement:.4f} is not > {margin}"
-    return GateDecision(CHALLENGER, champion_score=champion_score, champion_version=champion_version, reason=reason, **common)
+    return GateDecision(
+        CHALLENGER, champion_score=champion_score, champion_version=champion_version, reason=reason, **common
+    )

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 from sklearn.model_selection import train_test_split
@@ -23,7 +22,7 @@ from services.training.estimators import build_estimator, effective_params
 from services.training.gate import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, GateDecision, decide
 
 BASELINE_FILE = "feature_baseline.json"
-DEFAULT_TRACKING_URI = "http://127.0.0.1:5000"
+DEFAULT_TRACKING_URI = "http://127.0.0.1:5050"  # where `make up` starts it (5000 is the image registry)
 
 StepReporter = Callable[[str], None]
 
@@ -81,7 +80,7 @@ def _check_tracking_server(uri: str) -> None:
     except httpx.HTTPError as exc:
         raise TrainingError(
             f"MLflow tracking server {uri} is not reachable ({exc.__class__.__name__}: {exc}). "
-            "Start one with `mlops-kit mlflow` (or `make mlflow`), or set MLFLOW_TRACKING_URI."
+            "Start one with `make up` (it serves on 127.0.0.1:5050), or set MLFLOW_TRACKING_URI / --tracking-uri."
         ) from None
 
 
@@ -132,9 +131,18 @@ def run_training(
     uri = _tracking_uri(tracking_uri)
     _check_tracking_server(uri)
 
+    import logging
+    import warnings
+
     import mlflow
     from mlflow import MlflowClient
     from mlflow.models import infer_signature
+
+    # Known-harmless chatter: our sources are plain local files; integer labels never hold missing values;
+    # pip is absent from uv-made venvs and the requirements are given explicitly anyway.
+    warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted", category=UserWarning)
+    warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer", category=UserWarning)
+    logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
 
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(uri)
@@ -167,7 +175,10 @@ def run_training(
     step("logging to MLflow")
     mlflow.set_experiment(config.experiment)
     train_ds = mlflow.data.from_pandas(
-        pd.concat([x_train, y_train], axis=1), source=dataset.source, targets=dataset.target, name=f"{dataset.name}-train"
+        pd.concat([x_train, y_train], axis=1),
+        source=dataset.source,
+        targets=dataset.target,
+        name=f"{dataset.name}-train",
     )
     eval_ds = mlflow.data.from_pandas(
         pd.concat([x_test, y_test], axis=1), source=dataset.source, targets=dataset.target, name=f"{dataset.name}-eval"
@@ -175,7 +186,10 @@ def run_training(
     full_ds = mlflow.data.from_pandas(frame, source=dataset.source, targets=dataset.target, name=dataset.name)
     baseline = dataset_baseline({c: x_train[c].to_numpy() for c in x_train.columns}, y_train.to_numpy())
 
-    with mlflow.start_run(run_name=f"{config.model_name}-{config.estimator.value}") as run, tempfile.TemporaryDirectory() as tmp:
+    with (
+        mlflow.start_run(run_name=f"{config.model_name}-{config.estimator.value}") as run,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         mlflow.log_input(train_ds, context="training")
         mlflow.log_input(eval_ds, context="evaluation")
         mlflow.log_params({"estimator": config.estimator.value, "test_size": config.test_size, "seed": config.seed})
@@ -230,5 +244,3 @@ def run_training(
         dataset_source=dataset.source,
         timings=timings,
     )
-
-

@@ -1,0 +1,37 @@
+# mlops-kit — the two commands a newcomer needs:  `make up`  and  `make test`.
+SHELL := /bin/bash
+VENV  := .venv/bin
+STATE ?= .state
+
+.PHONY: up test venv unit integration e2e demo down toolchain docker lint render
+
+## up: fresh machine → venv → local ML loop (MLflow server, train, gate, serve, sample prediction), URLs printed
+up: venv
+	$(VENV)/mlops-kit demo --state-dir $(STATE)
+
+## test: the whole suite in layers (unit → integration → e2e); .ci/run calls exactly this
+test:
+	bash scripts/test.sh
+
+venv:
+	bash scripts/venv.sh
+
+unit: venv
+	bash scripts/test.sh unit
+integration: venv
+	bash scripts/test.sh integration
+e2e: venv
+	bash scripts/test.sh e2e
+
+## down: stop the local servers `make up` left running
+down:
+	-$(VENV)/mlops-kit demo-stop --state-dir $(STATE)
+
+toolchain:
+	bash tools/build-toolchain.sh
+
+docker:
+	bash scripts/docker-engine.sh && bash scripts/registry.sh
+
+lint: venv
+	$(VENV)/ruff check . && $(VENV)/ruff format --check .
