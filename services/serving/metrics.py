@@ -33,6 +33,12 @@ FEATURE_SUM = bentoml.metrics.Gauge(  # a gauge, not a counter: feature values m
     labelnames=["model", "feature"],
     multiprocess_mode="sum",
 )
+BASELINE_FRACTION = bentoml.metrics.Gauge(  # published so Prometheus can compute PSI without the baseline file
+    name="mlops_feature_baseline_fraction",
+    documentation="Share of training rows per feature and decile bin (the expected distribution for PSI)",
+    labelnames=["model", "feature", "bin"],
+    multiprocess_mode="max",
+)
 MODEL_INFO = bentoml.metrics.Gauge(
     name="mlops_model_info",
     documentation="The model this server serves (value 1)",
@@ -46,6 +52,9 @@ class ModelMetrics:
         self.model = model
         self.features = model.baseline["features"] if model.baseline else {}
         MODEL_INFO.labels(model=model.name, version=model.version, run_id=model.run_id).set(1)
+        for feature, stats in self.features.items():
+            for index, fraction in enumerate(stats["fractions"]):
+                BASELINE_FRACTION.labels(model=model.name, feature=feature, bin=str(index)).set(fraction)
 
     def observe(self, matrix: np.ndarray, labels: np.ndarray) -> None:
         name = self.model.name
