@@ -8,7 +8,8 @@
 # - Polls `docker info` until ready (DOCKER_READY_TIMEOUT seconds, default 60); fails naming the log file.
 # - Writes the path of the docker client to use to $MLOPS_KIT_CACHE/docker-client and prints it on the
 #   last line of stdout. That is Debian's 20.10 client from the docker.io package: a newer client early on
-#   PATH has no buildx plugin, so BuildKit builds through it fail. See images/README.md.
+#   PATH has no buildx plugin, so BuildKit builds through it fail. $MLOPS_KIT_CACHE/bin/docker links to it, for
+#   tools that call plain `docker` (PATH="$HOME/.cache/mlops-kit/bin:$PATH"). See images/README.md.
 # - Never removes or prunes images/containers.
 set -euo pipefail
 
@@ -63,6 +64,9 @@ fi
 
 # 3. report ----------------------------------------------------------------------------------------------
 echo "$CLIENT" >"$CACHE/docker-client"
+# A PATH shim for tools that run plain `docker` (bentoml containerize): PATH="$CACHE/bin:$PATH".
+mkdir -p "$CACHE/bin"
+[[ "$(readlink "$CACHE/bin/docker" 2>/dev/null)" == "$CLIENT" ]] || ln -sfn "$CLIENT" "$CACHE/bin/docker"
 log "client: $("$CLIENT" version --format '{{.Client.Version}}') ($CLIENT)"
 log "server: $("$CLIENT" version --format '{{.Server.Version}}')"
 log "client path written to $CACHE/docker-client"

@@ -34,10 +34,10 @@ if ! command -v docker-registry >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq docker-registry >/dev/null
-  # The package's service (if an init system started it) listens on :5000 on all interfaces with its own
-  # config; stop it so ours, bound to loopback, owns the port.
-  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
-    systemctl stop docker-registry || true
+  # Under systemd the package starts its own service on :5000 on all interfaces (its config, its storage);
+  # disable it so ours, bound to loopback, owns the port.
+  if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now docker-registry >/dev/null 2>&1 || true
   fi
   if is_registry; then
     log "already serving at $URL"
