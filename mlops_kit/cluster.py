@@ -67,7 +67,7 @@ class ClusterStatus:
         return asdict(self)
 
 
-# --- locations ---------------------------------------------------------------------------------------------------------
+# --- locations ------------------------------------------------------------------------------------------------------
 
 
 def cache_dir() -> Path:
@@ -112,7 +112,7 @@ def _check_toolchain() -> None:
         )
 
 
-# --- process helpers ---------------------------------------------------------------------------------------------------
+# --- process helpers ------------------------------------------------------------------------------------------------
 
 
 def _env() -> dict[str, str]:
@@ -125,8 +125,9 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _run(args: list[str], *, timeout: float = 120, check: bool = True, stdin: str | None = None,
-         what: str | None = None) -> subprocess.CompletedProcess[str]:
+def _run(
+    args: list[str], *, timeout: float = 120, check: bool = True, stdin: str | None = None, what: str | None = None
+) -> subprocess.CompletedProcess[str]:
     try:
         proc = subprocess.run(args, env=_env(), input=stdin, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as e:
@@ -146,7 +147,7 @@ def _advice(output: str) -> str:
             "\n-> a port the cluster needs is in use: stop what holds it (`ss -ltnp`), "
             "pass another port (up(..., port=N)), or `down()` a stale cluster first."
         )
-    if "download" in low or "http" in low and "dial" in low:
+    if "download" in low or ("http" in low and "dial" in low):
         return f"\n-> kwokctl tried to download something: the local toolchain must be complete ({_BUILD_HINT})."
     return ""
 
@@ -154,7 +155,10 @@ def _advice(output: str) -> str:
 def _kubectl(name: str, *args: str, timeout: float = 60, check: bool = True, stdin: str | None = None):
     return _run(
         [_tool("kubectl"), "--kubeconfig", str(kubeconfig_path(name)), "--context", kubeconfig_context(name), *args],
-        timeout=timeout, check=check, stdin=stdin, what=f"kubectl {' '.join(args[:2])}",
+        timeout=timeout,
+        check=check,
+        stdin=stdin,
+        what=f"kubectl {' '.join(args[:2])}",
     )
 
 
@@ -168,7 +172,7 @@ def _port_free(port: int) -> bool:
     return True
 
 
-# --- queries -----------------------------------------------------------------------------------------------------------
+# --- queries --------------------------------------------------------------------------------------------------------
 
 
 def _exists(name: str) -> bool:
@@ -207,8 +211,11 @@ def status(name: str = DEFAULT_NAME) -> ClusterStatus:
     """Whether cluster `name` exists and answers, with its nodes' readiness."""
     _check_toolchain()
     st = ClusterStatus(
-        name=name, exists=_exists(name), running=False,
-        context=kubeconfig_context(name), kubeconfig=str(kubeconfig_path(name)),
+        name=name,
+        exists=_exists(name),
+        running=False,
+        context=kubeconfig_context(name),
+        kubeconfig=str(kubeconfig_path(name)),
     )
     if st.exists and _healthy(name):
         st.running = True
@@ -217,7 +224,7 @@ def status(name: str = DEFAULT_NAME) -> ClusterStatus:
     return st
 
 
-# --- lifecycle ---------------------------------------------------------------------------------------------------------
+# --- lifecycle ------------------------------------------------------------------------------------------------------
 
 
 def _node_manifest(i: int) -> dict:
@@ -247,6 +254,11 @@ def _node_manifest(i: int) -> dict:
             "nodeInfo": {
                 "architecture": "amd64",
                 "operatingSystem": "linux",
+                "osImage": "kwok",
+                "kernelVersion": "kwok",
+                "machineID": node,
+                "systemUUID": node,
+                "bootID": node,
                 "kubeletVersion": "fake",
                 "kubeProxyVersion": "fake",
                 "containerRuntimeVersion": "kwok",
@@ -314,8 +326,10 @@ def up(name: str = DEFAULT_NAME, *, port: int | None = None, timeout: float = 18
             )
         _create(name, port=port, timeout=timeout)
     if not _wait_healthy(name, 60):
-        raise ClusterError(f"cluster {name} was created but its kube-apiserver does not answer; "
-                           f"see `kwokctl --name {name} logs kube-apiserver`")
+        raise ClusterError(
+            f"cluster {name} was created but its kube-apiserver does not answer; "
+            f"see `kwokctl --name {name} logs kube-apiserver`"
+        )
     _apply_defaults(name)
     _wait_ready(name, timeout=90)
     return status(name)
@@ -333,19 +347,32 @@ def _wait_healthy(name: str, timeout: float) -> bool:
 def _create(name: str, *, port: int | None, timeout: float) -> None:
     b = bin_dir()
     args = [
-        _tool("kwokctl"), "create", "cluster",
-        "--name", name,
-        "--runtime", "binary",
-        "--kube-apiserver-binary", str(b / "kube-apiserver"),
-        "--kube-controller-manager-binary", str(b / "kube-controller-manager"),
-        "--kube-scheduler-binary", str(b / "kube-scheduler"),
-        "--kwok-controller-binary", str(b / "kwok"),
-        "--etcd-binary", str(b / "etcd"),
-        "--kubeconfig", str(kubeconfig_path(name)),
-        "--extra-args", "kube-controller-manager=enable-hostpath-provisioner=true",
+        _tool("kwokctl"),
+        "create",
+        "cluster",
+        "--name",
+        name,
+        "--runtime",
+        "binary",
+        "--kube-apiserver-binary",
+        str(b / "kube-apiserver"),
+        "--kube-controller-manager-binary",
+        str(b / "kube-controller-manager"),
+        "--kube-scheduler-binary",
+        str(b / "kube-scheduler"),
+        "--kwok-controller-binary",
+        str(b / "kwok"),
+        "--etcd-binary",
+        str(b / "etcd"),
+        "--kubeconfig",
+        str(kubeconfig_path(name)),
+        "--extra-args",
+        "kube-controller-manager=enable-hostpath-provisioner=true",
         "--quiet-pull",
-        "--wait", "60s",
-        "--timeout", f"{int(timeout)}s",
+        "--wait",
+        "60s",
+        "--timeout",
+        f"{int(timeout)}s",
     ]
     if port is not None:
         args += ["--kube-apiserver-port", str(port)]
@@ -369,7 +396,7 @@ def down(name: str = DEFAULT_NAME) -> None:
     # kwokctl removes the cluster's context from the kubeconfig it was given.
 
 
-# --- command line ------------------------------------------------------------------------------------------------------
+# --- command line ---------------------------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -383,8 +410,11 @@ def main(argv: list[str] | None = None) -> int:
             t = time.monotonic()
             st = up(a.name, port=a.port)
             print(json.dumps(st.as_dict(), indent=2))
-            print(f"cluster {a.name} up in {time.monotonic() - t:.1f}s; "
-                  f"use: kubectl --kubeconfig {st.kubeconfig} --context {st.context} get nodes", file=sys.stderr)
+            print(
+                f"cluster {a.name} up in {time.monotonic() - t:.1f}s; "
+                f"use: kubectl --kubeconfig {st.kubeconfig} --context {st.context} get nodes",
+                file=sys.stderr,
+            )
         elif a.action == "down":
             down(a.name)
         elif a.action == "status":
