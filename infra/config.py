@@ -172,6 +172,9 @@ class ModelService(Model):
     model_name: str = Field("", description="Registered model name; defaults to `name`.")
     model_version: str = Field("", description="Registry version the image carries (recorded as a label/output).")
     image: Image
+    model_uri: str | None = Field(
+        None, description="Load the model from the registry at start-up (e.g. models:/name@champion) instead of the one baked into the image."
+    )
     port: int = Field(3000, ge=1024, le=65535)
     replicas: int = Field(1, ge=1, le=100)
     workers: int = Field(1, ge=1, le=16)
@@ -210,6 +213,17 @@ class Monitoring(Model):
     grafana: bool = True
 
 
+class Quota(Model):
+    """Namespace ResourceQuota: a ceiling for the whole environment, so a runaway HPA cannot take the cluster."""
+
+    requests_cpu: Quantity = "8"
+    requests_memory: Quantity = "16Gi"
+    limits_cpu: Quantity = "16"
+    limits_memory: Quantity = "32Gi"
+    pods: int = Field(50, ge=1)
+    persistent_volume_claims: int = Field(10, ge=0)
+
+
 class Cluster(Model):
     context: str | None = Field(None, description="kubeconfig context; default: the kit's local kwok cluster")
     kubeconfig: str | None = Field(None, description="kubeconfig path; default: $KUBECONFIG or ~/.kube/config")
@@ -221,6 +235,7 @@ class StackConfig(Model):
     storage_class: str | None = None
     protect_stateful: bool = False
     cluster: Cluster = Cluster()
+    quota: Quota = Quota()
     tracking: Tracking = Tracking()
     monitoring: Monitoring = Monitoring()
     models: list[ModelService] = Field(default_factory=list)

@@ -141,6 +141,40 @@ def serve(
 
 
 @app.command()
+def render(
+    stack: Annotated[str, typer.Option("--stack", "-s", help="Stack (environment) to render: dev, staging, prod.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (one YAML file per object).")] = Path("out/manifests"),
+    validate: Annotated[str, typer.Option(help="Also validate strictly against these Kubernetes versions (comma-separated; empty to skip).")] = "1.29.0,1.37.0",
+) -> None:
+    """Write every Kubernetes object the stack would create as YAML: no cluster, no Pulumi CLI needed."""
+    from infra.config import ConfigError
+    from infra.render import render as render_stack
+    from infra.render import summary
+
+    try:
+        paths = render_stack(stack, out / stack)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    if validate:
+        import kubernetes_validate
+        import yaml
+
+        problems = []
+        for path in paths:
+            manifest = yaml.safe_load(path.read_text())
+            for version in validate.split(","):
+                try:
+                    kubernetes_validate.validate(manifest, version.strip(), strict=True)
+                except kubernetes_validate.ValidationError as exc:
+                    problems.append(f"{path}: Kubernetes {version}: {exc.message}")
+        if problems:
+            raise fail("rendered objects do not validate:\n  " + "\n  ".join(problems), code=1)
+    counts = ", ".join(f"{n} {kind}" for kind, n in summary(paths).items())
+    checked = f"; valid for Kubernetes {validate}" if validate else ""
+    console.print(f"wrote {len(paths)} objects to {out / stack} ({counts}){checked}")
+
+
+@app.command()
 def demo(
     state_dir: Annotated[Path, typer.Option(help="Where MLflow's sqlite DB, artifacts, logs and PIDs live.")] = Path(
         ".state"
