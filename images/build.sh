@@ -37,6 +37,10 @@ fi
 [[ -n "$TAG" ]] || { log "ERROR: no tag (set IMAGE_TAG, write $SRC/VERSION or pin $NAME== in requirements.txt)"; exit 2; }
 IMAGE="mlops-kit/$NAME:$TAG"
 
+mkdir -p "$CACHE/build"
+exec 9>"$CACHE/build/.$NAME.lock"
+flock 9 # concurrent builds of one image would share the staged context
+
 # --- build context ------------------------------------------------------------------------------------------------
 CTX="$CACHE/build/$NAME"
 rm -rf "$CTX"

@@ -23,10 +23,14 @@ REPO=mlops-kit/base
 
 log() { echo "[base-image] $*" >&2; }
 
-DOCKER="$(bash "$HERE/docker-engine.sh" 2>/dev/null | tail -n1)" || {
+DOCKER="$(bash "$HERE/docker-engine.sh" | tail -n1)" || {
   log "ERROR: docker engine not available; run: bash scripts/docker-engine.sh"
   exit 1
 }
+
+mkdir -p "$CACHE/base"
+exec 9>"$CACHE/base/.lock"
+flock 9 # one build at a time; a second caller then finds the image
 
 HASH="$({ echo "$SUITE $PACKAGES uid=$APP_UID"; cat "${BASH_SOURCE[0]}"; } | sha256sum | cut -c1-12)"
 IMAGE="$REPO:$SUITE-$HASH"
@@ -38,7 +42,6 @@ if "$DOCKER" image inspect "$IMAGE" >/dev/null 2>&1; then
   exit 0
 fi
 
-mkdir -p "$CACHE/base"
 TARBALL="$CACHE/base/rootfs-$SUITE-$HASH.tar"
 
 debian_mirror() {
@@ -119,5 +122,8 @@ t0=$SECONDS
   --message "mlops-kit base: debootstrap $SUITE minbase + $PACKAGES" \
   "$TARBALL" "$IMAGE" >/dev/null
 "$DOCKER" tag "$IMAGE" "$REPO:$SUITE"
+# Untag base images of older hashes (only ours; their layers stay while images built on them exist).
+"$DOCKER" image ls --format '{{.Repository}}:{{.Tag}}' "$REPO" | grep -E "^$REPO:$SUITE-[0-9a-f]{12}\$" |
+  grep -vx "$IMAGE" | xargs -r "$DOCKER" image rm >/dev/null 2>&1 || true
 log "imported $IMAGE in $((SECONDS - t0))s ($("$DOCKER" image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.0f MB", $1/1e6}'))"
 echo "$IMAGE"

@@ -88,7 +88,7 @@ def mlflow_container(docker: str, mlflow_image: str):
             time.sleep(0.5)
         yield {"name": name, "url": url, "published": port_line}
     finally:
-        _run(docker, "rm", "-f", name, check=False)
+        _run(docker, "rm", "-f", "-v", name, check=False)
 
 
 def test_image_metadata(docker: str, mlflow_image: str):
