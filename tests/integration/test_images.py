@@ -6,6 +6,7 @@ image itself is built here, once per session, through `images/build.sh` (a no-op
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -29,7 +30,9 @@ APP_UID = 10001
 def _run(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} -> exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"{' '.join(args)} -> exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 
@@ -71,7 +74,7 @@ def mlflow_container(docker: str, mlflow_image: str):
     _run(docker, "run", "-d", "--name", name, "-p", "127.0.0.1::5000", mlflow_image)
     try:
         port_line = _run(docker, "port", name, "5000/tcp").stdout.strip().splitlines()[0]
-        host, port = port_line.rsplit(":", 1)
+        port = port_line.rsplit(":", 1)[1]
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
         while True:
@@ -103,8 +106,18 @@ def test_image_metadata(docker: str, mlflow_image: str):
 
 
 def test_image_has_postgres_driver_and_no_pip(docker: str, mlflow_image: str):
-    proc = _run(docker, "run", "--rm", "--network", "none", "--entrypoint", "python", mlflow_image, "-c",
-                "import psycopg2, mlflow, importlib.util as u; print(mlflow.__version__, u.find_spec('pip') is None)")
+    proc = _run(
+        docker,
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--entrypoint",
+        "python",
+        mlflow_image,
+        "-c",
+        "import psycopg2, mlflow, importlib.util as u; print(mlflow.__version__, u.find_spec('pip') is None)",
+    )
     assert proc.stdout.split() == ["3.17.2", "True"]
 
 
@@ -154,8 +167,13 @@ def test_registry_round_trip(docker: str, mlflow_image: str):
         t0 = time.monotonic()
         push = _run(docker, "push", tag, timeout=900)
         print(f"push {tag}: {time.monotonic() - t0:.1f}s")
-        digest = next(w for line in push.stdout.splitlines() if "digest: sha256:" in line
-                      for w in line.split() if w.startswith("sha256:"))
+        digest = next(
+            w
+            for line in push.stdout.splitlines()
+            if "digest: sha256:" in line
+            for w in line.split()
+            if w.startswith("sha256:")
+        )
         _run(docker, "image", "rm", tag)  # only the tag goes; the image stays under its mlops-kit/ name
         assert tag not in _run(docker, "image", "inspect", "-f", "{{.RepoTags}}", image_id).stdout
 
@@ -173,7 +191,5 @@ def test_registry_round_trip(docker: str, mlflow_image: str):
         if pinned:
             _run(docker, "image", "rm", pinned, check=False)
         if digest:  # drop the test's manifest (blobs stay until the registry's garbage collection)
-            try:
+            with contextlib.suppress(urllib.error.URLError):
                 _http(f"http://{REGISTRY}/v2/{name}/manifests/{digest}", method="DELETE")
-            except urllib.error.URLError:
-                pass
