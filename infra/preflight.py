@@ -18,19 +18,25 @@ class ClusterUnreachable(RuntimeError):
     pass
 
 
+def local_cluster_kubeconfig() -> Path:
+    """Where `mlops-kit cluster up` writes the kwok cluster's kubeconfig (kept apart from the user's ~/.kube/config)."""
+    cache = Path(os.environ.get("MLOPS_KIT_CACHE", Path.home() / ".cache" / "mlops-kit"))
+    return cache / "kwok" / "kubeconfig"
+
+
 def kubeconfig_paths(explicit: str | None) -> list[Path]:
     if explicit:
         return [Path(explicit).expanduser()]
     env = os.environ.get("KUBECONFIG")
-    if env:
-        return [Path(p).expanduser() for p in env.split(os.pathsep) if p]
-    return [Path.home() / ".kube" / "config"]
+    user = [Path(p).expanduser() for p in env.split(os.pathsep) if p] if env else [Path.home() / ".kube" / "config"]
+    return [*user, local_cluster_kubeconfig()]
 
 
-def resolve_server(kubeconfig: str | None, context: str | None) -> tuple[str, str]:
-    """(context name, API server URL) the provider will use; raises with the available contexts when it is unknown."""
+def resolve_server(kubeconfig: str | None, context: str | None) -> tuple[str, str, Path]:
+    """(context, API server URL, kubeconfig file holding it); raises listing the available contexts when unknown."""
     contexts: dict[str, dict] = {}
     clusters: dict[str, dict] = {}
+    found_in: dict[str, Path] = {}
     current = None
     paths = kubeconfig_paths(kubeconfig)
     for path in paths:
@@ -39,6 +45,7 @@ def resolve_server(kubeconfig: str | None, context: str | None) -> tuple[str, st
         document = yaml.safe_load(path.read_text()) or {}
         for item in document.get("contexts") or []:
             contexts.setdefault(item["name"], item.get("context") or {})
+            found_in.setdefault(item["name"], path)
         for item in document.get("clusters") or []:
             clusters.setdefault(item["name"], item.get("cluster") or {})
         current = current or document.get("current-context")
@@ -58,16 +65,17 @@ def resolve_server(kubeconfig: str | None, context: str | None) -> tuple[str, st
     server = cluster.get("server")
     if not server:
         raise ClusterUnreachable(f"context {name!r} names cluster {contexts[name].get('cluster')!r}, which has no server")
-    return name, server
+    return name, server, found_in[name]
 
 
-def check_reachable(kubeconfig: str | None, context: str | None, timeout: float = 3.0) -> str:
-    name, server = resolve_server(kubeconfig, context)
+def check_reachable(kubeconfig: str | None, context: str | None, timeout: float = 3.0) -> Path:
+    """Return the kubeconfig file to give the provider, once its API server accepts a TCP connection."""
+    name, server, path = resolve_server(kubeconfig, context)
     parsed = urlparse(server)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:
         with socket.create_connection((parsed.hostname, port), timeout=timeout):
-            return server
+            return path
     except OSError as exc:
         raise ClusterUnreachable(
             f"the Kubernetes API server of context {name!r} ({server}) is not reachable: {exc}. Nothing was created. "

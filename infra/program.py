@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -77,13 +76,15 @@ def run() -> None:
         config = pulumi.Config()
         secrets = {key: config.get_secret(key) for key in required_secrets(cfg)}
         check_secrets(cfg, secrets, stack)
+        kubeconfig_file = None
         if os.environ.get("MLOPS_KIT_SKIP_CLUSTER_CHECK") != "1":
-            check_reachable(cfg.cluster.kubeconfig, cfg.cluster.context)
+            kubeconfig_file = check_reachable(cfg.cluster.kubeconfig, cfg.cluster.context)
     except (ConfigError, MissingSecret, ClusterUnreachable) as exc:
         # RunError ends the program with the message alone: a user's mistake deserves advice, not a traceback.
         raise pulumi.RunError(str(exc)) from None
 
-    kubeconfig = Path(cfg.cluster.kubeconfig).expanduser().read_text() if cfg.cluster.kubeconfig else None
+    # A path, not the content: the provider re-reads it, and state does not churn when certificates rotate.
+    kubeconfig = str(kubeconfig_file) if kubeconfig_file else None
     provider = k8s.Provider(
         "cluster",
         context=cfg.cluster.context,

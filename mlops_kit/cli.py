@@ -140,6 +140,51 @@ def serve(
     raise typer.Exit(subprocess.call(cmd, env=env))
 
 
+cluster_app = typer.Typer(help="The kit's local Kubernetes control plane (kwok: real API server, simulated nodes).", no_args_is_help=True)
+app.add_typer(cluster_app, name="cluster")
+
+
+def _print_cluster(state) -> None:
+    ready = sum(state.nodes.values())
+    console.print(
+        f"cluster {state.name}: {'running' if state.running else 'stopped'}; context {state.context}; "
+        f"kubeconfig {state.kubeconfig}; server {state.server or '-'}; nodes ready {ready}/{len(state.nodes)}"
+    )
+
+
+@cluster_app.command("up")
+def cluster_up(name: Annotated[str, typer.Option(help="Cluster name.")] = "mlops-kit") -> None:
+    """Start (or reuse) the local cluster; its context is what the stacks name by default."""
+    from mlops_kit import cluster
+
+    try:
+        with console.status(f"starting local cluster {name}"):
+            state = cluster.up(name)
+    except cluster.ClusterError as exc:
+        raise fail(str(exc), code=1) from None
+    _print_cluster(state)
+
+
+@cluster_app.command("down")
+def cluster_down(name: Annotated[str, typer.Option(help="Cluster name.")] = "mlops-kit") -> None:
+    """Stop and delete the local cluster."""
+    from mlops_kit import cluster
+
+    try:
+        cluster.down(name)
+    except cluster.ClusterError as exc:
+        raise fail(str(exc), code=1) from None
+    console.print(f"cluster {name} deleted")
+
+
+@cluster_app.command("status")
+def cluster_status(name: Annotated[str, typer.Option(help="Cluster name.")] = "mlops-kit") -> None:
+    """Whether the local cluster runs, its context, kubeconfig and nodes."""
+    from mlops_kit import cluster
+
+    _print_cluster(cluster.status(name))
+
+
 @app.command()
 def render(
     stack: Annotated[str, typer.Option("--stack", "-s", help="Stack (environment) to render: dev, staging, prod.")],

@@ -87,22 +87,27 @@ def test_built_image_is_referenced_by_digest(mocks):
     assert deployment.inputs["spec"]["template"]["spec"]["containers"][0]["image"].endswith("@sha256:" + "ab" * 32)
 
 
-def test_stateful_resources_are_protected_only_where_configured(monkeypatch):
+@pytest.mark.parametrize(("stack", "protected"), [("prod", True), ("staging", False), ("dev", False)])
+def test_stateful_resources_are_protected_and_retained_only_in_prod(mocks, monkeypatch, stack, protected):
     from infra.components import base
+    from infra.components.tracking import Tracking
 
     seen = {}
 
     class Spy:
+        """Stands in for the PVC/StatefulSet classes to capture the options they would be created with."""
+
         def __init__(self, name, opts=None, **_):
             seen[name] = (opts.protect, opts.retain_on_delete)
 
     monkeypatch.setitem(base.RESOURCE_CLASSES, ("v1", "PersistentVolumeClaim"), Spy)
+    monkeypatch.setitem(base.RESOURCE_CLASSES, ("apps/v1", "StatefulSet"), Spy)
 
     @pulumi.runtime.test
     def program():
-        build_stack(load_stack_file("prod"), SECRETS)
-        build_stack(parse_stack_config({"environment": "dev", "namespace": "other"}), SECRETS)
+        Tracking("tracking", load_stack_file(stack), SECRETS["postgresPassword"])
 
-    with pytest.raises(Exception):  # noqa: B017 - the Spy is not a real resource; we only need its options
-        program()
-    assert seen["persistent-volume-claim-mlflow-data"] in {(True, True), (False, False)}
+    program()
+    assert seen["persistent-volume-claim-mlflow-data"] == (protected, protected)
+    if stack != "dev":
+        assert seen["stateful-set-mlflow-postgres"] == (protected, protected)

@@ -1,0 +1,93 @@
+"""Pulumi stacks through the Automation API, with the kit's embedded defaults: the offline toolchain on PATH, a local
+file backend inside the project's state dir, the passphrase secrets provider, and the local cluster when the stack
+names it. Plain `pulumi` works too once the same environment is set (`source ~/.cache/mlops-kit/toolchain/env.sh`)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PASSPHRASE = "mlops-kit-local"  # local dev only; CI and real stacks set PULUMI_CONFIG_PASSPHRASE themselves
+GENERATED_SECRETS = ("grafanaAdminPassword", "postgresPassword")
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def toolchain_dir() -> Path:
+    cache = Path(os.environ.get("MLOPS_KIT_CACHE", Path.home() / ".cache" / "mlops-kit"))
+    return cache / "toolchain"
+
+
+def environment(state_dir: Path | None = None) -> dict[str, str]:
+    """Variables the Pulumi CLI needs here; values already set by the user win."""
+    state_dir = (state_dir or ROOT / ".state").resolve()
+    backend = state_dir / "pulumi"
+    backend.mkdir(parents=True, exist_ok=True)
+    tool_bin = toolchain_dir() / "bin"
+    env = {
+        "PATH": f"{tool_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_HOME": os.environ.get("PULUMI_HOME", str(toolchain_dir() / "pulumi-home")),
+        "PULUMI_BACKEND_URL": os.environ.get("PULUMI_BACKEND_URL", f"file://{backend}"),
+        "PULUMI_CONFIG_PASSPHRASE": os.environ.get("PULUMI_CONFIG_PASSPHRASE", DEFAULT_PASSPHRASE),
+    }
+    return env
+
+
+def _check_cli(env: dict[str, str]) -> None:
+    import shutil
+
+    if shutil.which("pulumi", path=env["PATH"]) is None:
+        raise StackError(
+            "the Pulumi CLI was not found: build the offline toolchain with `make toolchain` "
+            "(or install pulumi and put it on PATH)"
+        )
+
+
+def select_stack(name: str, state_dir: Path | None = None, ensure_secrets: bool = True):
+    from pulumi import automation as auto
+
+    env = environment(state_dir)
+    _check_cli(env)
+    os.environ.update(env)  # the Automation API spawns the CLI with this process's environment
+    stack = auto.create_or_select_stack(
+        stack_name=name,
+        work_dir=str(ROOT),
+        opts=auto.LocalWorkspaceOptions(env_vars=env, secrets_provider="passphrase"),
+    )
+    if ensure_secrets:
+        existing = stack.get_all_config()
+        for key in GENERATED_SECRETS:
+            if f"mlops-kit:{key}" not in existing:
+                # Generated once per stack and kept only encrypted in the stack's config.
+                stack.set_config(key, auto.ConfigValue(secrets.token_urlsafe(24), secret=True))
+    return stack
+
+
+def outputs(stack) -> dict[str, Any]:
+    return {k: v.value for k, v in stack.outputs().items()}
+
+
+Printer = Callable[[str], None]
+
+
+def up(name: str, on_output: Printer = print, state_dir: Path | None = None):
+    stack = select_stack(name, state_dir)
+    return stack, stack.up(on_output=on_output, color="never")
+
+
+def preview(name: str, on_output: Printer = print, state_dir: Path | None = None):
+    stack = select_stack(name, state_dir)
+    return stack, stack.preview(on_output=on_output, color="never")
+
+
+def destroy(name: str, on_output: Printer = print, state_dir: Path | None = None):
+    stack = select_stack(name, state_dir, ensure_secrets=False)
+    return stack, stack.destroy(on_output=on_output, color="never")
