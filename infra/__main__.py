@@ -5,6 +5,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `infra.*` imports work without an installed package
 
-from infra.program import run  # noqa: E402
+from infra.program import run
 
 run()

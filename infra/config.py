@@ -163,7 +163,9 @@ class Canary(Model):
 
 class BlueGreen(Model):
     active_color: Color = Color.blue
-    idle_image: Image | None = Field(None, description="What the idle colour runs (the candidate); defaults to `image`.")
+    idle_image: Image | None = Field(
+        None, description="What the idle colour runs (the candidate); defaults to `image`."
+    )
     idle_model_version: str | None = None
 
 
@@ -173,7 +175,8 @@ class ModelService(Model):
     model_version: str = Field("", description="Registry version the image carries (recorded as a label/output).")
     image: Image
     model_uri: str | None = Field(
-        None, description="Load the model from the registry at start-up (e.g. models:/name@champion) instead of the one baked into the image."
+        None,
+        description="Load the model from the registry at start-up (e.g. models:/name@champion) instead of the one baked into the image.",
     )
     port: int = Field(3000, ge=1024, le=65535)
     replicas: int = Field(1, ge=1, le=100)
@@ -255,14 +258,22 @@ class StackConfig(Model):
         if self.environment is Environment.dev:
             return self
         for index, model in enumerate(self.models):
-            images = [("image", model.image), ("canary.image", model.canary.image), ("blueGreen.idleImage", model.blue_green.idle_image)]
+            images = [
+                ("image", model.image),
+                ("canary.image", model.canary.image),
+                ("blueGreen.idleImage", model.blue_green.idle_image),
+            ]
             for where, image in images:
                 if image is None:
                     continue
                 if image.build is not None:
-                    raise ValueError(f"models[{index}].{where}.build: only dev builds images; {self.environment} runs promoted digests (set {where}.ref)")
+                    raise ValueError(
+                        f"models[{index}].{where}.build: only dev builds images; {self.environment} runs promoted digests (set {where}.ref)"
+                    )
                 if image.ref and not _DIGEST_REF.match(image.ref):
-                    raise ValueError(f"models[{index}].{where}.ref {image.ref!r}: {self.environment} needs an image by digest (name@sha256:<64 hex>)")
+                    raise ValueError(
+                        f"models[{index}].{where}.ref {image.ref!r}: {self.environment} needs an image by digest (name@sha256:<64 hex>)"
+                    )
         return self
 
 
@@ -274,8 +285,16 @@ ENVIRONMENT_DEFAULTS: dict[Environment, dict[str, Any]] = {
 }
 MODEL_DEFAULTS: dict[Environment, dict[str, Any]] = {
     Environment.dev: {"replicas": 1, "strategy": "rolling"},
-    Environment.staging: {"replicas": 2, "strategy": "canary", "autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 4}},
-    Environment.prod: {"replicas": 3, "strategy": "blue-green", "autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 10}},
+    Environment.staging: {
+        "replicas": 2,
+        "strategy": "canary",
+        "autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 4},
+    },
+    Environment.prod: {
+        "replicas": 3,
+        "strategy": "blue-green",
+        "autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 10},
+    },
 }
 
 

@@ -64,7 +64,9 @@ def resolve_server(kubeconfig: str | None, context: str | None) -> tuple[str, st
     cluster = clusters.get(contexts[name].get("cluster", ""), {})
     server = cluster.get("server")
     if not server:
-        raise ClusterUnreachable(f"context {name!r} names cluster {contexts[name].get('cluster')!r}, which has no server")
+        raise ClusterUnreachable(
+            f"context {name!r} names cluster {contexts[name].get('cluster')!r}, which has no server"
+        )
     return name, server, found_in[name]
 
 

@@ -46,7 +46,8 @@ def build_stack(cfg: StackConfig, secrets: dict[str, Any], provider: k8s.Provide
     tracking = Tracking("tracking", cfg, secrets.get("postgresPassword"), opts=after_namespace)
     monitoring = Monitoring("monitoring", cfg, secrets.get("grafanaAdminPassword"), opts=after_namespace)
     models = {
-        model.name: ModelServiceComponent(f"model-{model.name}", cfg, model, opts=after_namespace) for model in cfg.models
+        model.name: ModelServiceComponent(f"model-{model.name}", cfg, model, opts=after_namespace)
+        for model in cfg.models
     }
     return {
         "environment": cfg.environment.value,

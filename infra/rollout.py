@@ -57,7 +57,9 @@ def _version(model: ModelService, override: str | None) -> str:
 
 
 def rolling(model: ModelService) -> RolloutPlan:
-    track = Track("", {TRACK_LABEL: "stable"}, model.replicas, "primary", _version(model, None), model.autoscaling.enabled)
+    track = Track(
+        "", {TRACK_LABEL: "stable"}, model.replicas, "primary", _version(model, None), model.autoscaling.enabled
+    )
     return RolloutPlan(Strategy.rolling, (track,), (ServiceRoute(""),), {"replicas": model.replicas})
 
 
@@ -96,8 +98,17 @@ def canary(model: ModelService) -> RolloutPlan:
     weight = model.canary.weight
     stable_replicas, canary_count = canary_replicas(model.replicas, weight)
     tracks = (
-        Track("-stable", {TRACK_LABEL: "stable"}, stable_replicas, "primary", _version(model, None), model.autoscaling.enabled and weight < 100),
-        Track("-canary", {TRACK_LABEL: "canary"}, canary_count, "candidate", _version(model, model.canary.model_version)),
+        Track(
+            "-stable",
+            {TRACK_LABEL: "stable"},
+            stable_replicas,
+            "primary",
+            _version(model, None),
+            model.autoscaling.enabled and weight < 100,
+        ),
+        Track(
+            "-canary", {TRACK_LABEL: "canary"}, canary_count, "candidate", _version(model, model.canary.model_version)
+        ),
     )
     effective = round(100 * canary_count / max(1, stable_replicas + canary_count))
     return RolloutPlan(

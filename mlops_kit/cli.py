@@ -140,7 +140,9 @@ def serve(
     raise typer.Exit(subprocess.call(cmd, env=env))
 
 
-cluster_app = typer.Typer(help="The kit's local Kubernetes control plane (kwok: real API server, simulated nodes).", no_args_is_help=True)
+cluster_app = typer.Typer(
+    help="The kit's local Kubernetes control plane (kwok: real API server, simulated nodes).", no_args_is_help=True
+)
 app.add_typer(cluster_app, name="cluster")
 
 
@@ -188,8 +190,13 @@ def cluster_status(name: Annotated[str, typer.Option(help="Cluster name.")] = "m
 @app.command()
 def render(
     stack: Annotated[str, typer.Option("--stack", "-s", help="Stack (environment) to render: dev, staging, prod.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (one YAML file per object).")] = Path("out/manifests"),
-    validate: Annotated[str, typer.Option(help="Also validate strictly against these Kubernetes versions (comma-separated; empty to skip).")] = "1.29.0,1.37.0",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (one YAML file per object).")] = Path(
+        "out/manifests"
+    ),
+    validate: Annotated[
+        str,
+        typer.Option(help="Also validate strictly against these Kubernetes versions (comma-separated; empty to skip)."),
+    ] = "1.29.0,1.37.0",
 ) -> None:
     """Write every Kubernetes object the stack would create as YAML: no cluster, no Pulumi CLI needed."""
     from infra.config import ConfigError

@@ -18,6 +18,9 @@ if needs integration || needs e2e; then
   bash scripts/docker-engine.sh >/dev/null
   bash scripts/registry.sh >/dev/null
 fi
+if needs integration; then
+  bash scripts/promtool.sh >/dev/null
+fi
 if needs e2e; then
   bash tools/build-toolchain.sh
 fi

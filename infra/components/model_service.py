@@ -40,11 +40,15 @@ class ModelServiceComponent(ManifestComponent):
     candidate_image: pulumi.Output[str]
     url: pulumi.Output[str]
 
-    def __init__(self, name: str, cfg: StackConfig, model: ModelService, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, cfg: StackConfig, model: ModelService, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("mlops-kit:platform:ModelService", name, cfg.protect_stateful, opts)
         primary = resolve_image(f"{name}-image", model.image, model, self)
         candidate_config = model.canary.image if model.strategy == "canary" else model.blue_green.idle_image
-        candidate = resolve_image(f"{name}-candidate-image", candidate_config, model, self) if candidate_config else primary
+        candidate = (
+            resolve_image(f"{name}-candidate-image", candidate_config, model, self) if candidate_config else primary
+        )
         manifests, rollout = model_service_manifests(cfg, model, {"primary": primary, "candidate": candidate})
         self.register(manifests)
         self.image = primary

@@ -16,7 +16,11 @@ class Monitoring(ManifestComponent):
     grafana_url: pulumi.Output[str]
 
     def __init__(
-        self, name: str, cfg: StackConfig, grafana_admin_password: Any = None, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        cfg: StackConfig,
+        grafana_admin_password: Any = None,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops-kit:platform:Monitoring", name, cfg.protect_stateful, opts)
         self.register(monitoring_manifests(cfg, grafana_admin_password))

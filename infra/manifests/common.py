@@ -27,7 +27,9 @@ def selector(component: str, instance: str, **extra: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": component, "app.kubernetes.io/instance": instance, **extra}
 
 
-def metadata(name: str, namespace: str | None, labels_: dict[str, str], annotations: dict[str, str] | None = None) -> dict[str, Any]:
+def metadata(
+    name: str, namespace: str | None, labels_: dict[str, str], annotations: dict[str, str] | None = None
+) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name, "labels": dict(labels_)}
     if namespace is not None:
         meta["namespace"] = namespace
@@ -61,7 +63,9 @@ def container_security(read_only_root: bool = True) -> dict[str, Any]:
     }
 
 
-def http_probe(path: str, port: int | str, period: int = 10, failures: int = 3, initial_delay: int = 0) -> dict[str, Any]:
+def http_probe(
+    path: str, port: int | str, period: int = 10, failures: int = 3, initial_delay: int = 0
+) -> dict[str, Any]:
     probe: dict[str, Any] = {
         "httpGet": {"path": path, "port": port},
         "periodSeconds": period,
@@ -87,10 +91,17 @@ def pvc(name: str, namespace: str, labels_: dict[str, str], size: str, storage_c
     spec: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}
     if storage_class:
         spec["storageClassName"] = storage_class
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": metadata(name, namespace, labels_), "spec": spec}
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": metadata(name, namespace, labels_),
+        "spec": spec,
+    }
 
 
-def service(name: str, namespace: str, labels_: dict[str, str], select: dict[str, str], port: int, target: int | str = "http") -> Manifest:
+def service(
+    name: str, namespace: str, labels_: dict[str, str], select: dict[str, str], port: int, target: int | str = "http"
+) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "Service",

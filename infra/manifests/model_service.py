@@ -44,7 +44,10 @@ def _container(model: ModelService, image: Any, uses_registry: bool, cfg: StackC
         {"name": "HOME", "value": "/tmp"},
     ]
     if uses_registry:
-        env += [{"name": "MODEL_URI", "value": model.model_uri}, {"name": "MLFLOW_TRACKING_URI", "value": tracking_url(cfg)}]
+        env += [
+            {"name": "MODEL_URI", "value": model.model_uri},
+            {"name": "MLFLOW_TRACKING_URI", "value": tracking_url(cfg)},
+        ]
     return {
         "name": "server",
         "image": image,
@@ -118,7 +121,10 @@ def _autoscaler(cfg: StackConfig, model: ModelService, track: Track) -> Manifest
             "metrics": [
                 {
                     "type": "Resource",
-                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": scaling.target_cpu_percent}},
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": scaling.target_cpu_percent},
+                    },
                 }
             ],
             # Scale down slowly: a model server that just scaled up is usually needed again within minutes.
@@ -127,7 +133,9 @@ def _autoscaler(cfg: StackConfig, model: ModelService, track: Track) -> Manifest
     }
 
 
-def model_service_manifests(cfg: StackConfig, model: ModelService, images: dict[str, Any]) -> tuple[list[Manifest], RolloutPlan]:
+def model_service_manifests(
+    cfg: StackConfig, model: ModelService, images: dict[str, Any]
+) -> tuple[list[Manifest], RolloutPlan]:
     """`images` maps the plan's image slots ("primary", "candidate") to image references (or Outputs)."""
     rollout = plan(model)
     ns = cfg.namespace
@@ -160,7 +168,10 @@ def model_service_manifests(cfg: StackConfig, model: ModelService, images: dict[
     )
     objects.append(
         network_policy(
-            f"{model.name}-ingress", ns, own, selector(COMPONENT, model.name),
+            f"{model.name}-ingress",
+            ns,
+            own,
+            selector(COMPONENT, model.name),
             [pods_with({CLIENT_LABEL.format(component=model.name): "true"}), pods_with(PROMETHEUS_PODS)],
             [model.port],
         )  # fmt: skip

@@ -64,12 +64,18 @@ def _mlflow_deployment(cfg: StackConfig) -> Manifest:
         "command": ["mlflow"],
         "args": [
             "server",
-            "--backend-store-uri", _backend_uri(cfg),
-            "--artifacts-destination", "/mlflow/artifacts",
-            "--host", "0.0.0.0",
-            "--port", str(PORT),
-            "--workers", "1",
-            "--allowed-hosts", allowed_hosts(ns),
+            "--backend-store-uri",
+            _backend_uri(cfg),
+            "--artifacts-destination",
+            "/mlflow/artifacts",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(PORT),
+            "--workers",
+            "1",
+            "--allowed-hosts",
+            allowed_hosts(ns),
         ],  # fmt: skip
         "env": env,
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
@@ -96,7 +102,10 @@ def _mlflow_deployment(cfg: StackConfig) -> Manifest:
                     "automountServiceAccountToken": False,
                     "securityContext": pod_security(MLFLOW_UID, fs_group=MLFLOW_UID),
                     "containers": [container],
-                    "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": f"{NAME}-data"}}, tmp_volume(size="512Mi")],
+                    "volumes": [
+                        {"name": "data", "persistentVolumeClaim": {"claimName": f"{NAME}-data"}},
+                        tmp_volume(size="512Mi"),
+                    ],
                 },
             },
         },
@@ -112,7 +121,11 @@ def _postgres(cfg: StackConfig, password: Any) -> list[Manifest]:
     }
     if cfg.storage_class:
         storage_claim["spec"]["storageClassName"] = cfg.storage_class
-    exec_ready = {"exec": {"command": ["pg_isready", "-U", "mlflow", "-d", "mlflow"]}, "periodSeconds": 10, "timeoutSeconds": 5}
+    exec_ready = {
+        "exec": {"command": ["pg_isready", "-U", "mlflow", "-d", "mlflow"]},
+        "periodSeconds": 10,
+        "timeoutSeconds": 5,
+    }
     container = {
         "name": "postgres",
         "image": t.postgres_image,
@@ -166,8 +179,12 @@ def _postgres(cfg: StackConfig, password: Any) -> list[Manifest]:
             },
         },
         network_policy(
-            f"{POSTGRES}-ingress", ns, own, selector("postgres", POSTGRES),
-            [pods_with({CLIENT_LABEL.format(component="postgres"): "true"})], [POSTGRES_PORT],
+            f"{POSTGRES}-ingress",
+            ns,
+            own,
+            selector("postgres", POSTGRES),
+            [pods_with({CLIENT_LABEL.format(component="postgres"): "true"})],
+            [POSTGRES_PORT],
         ),  # fmt: skip
     ]
 
@@ -188,8 +205,12 @@ def tracking_manifests(cfg: StackConfig, postgres_password: Any = None) -> list[
         _mlflow_deployment(cfg),
         service(NAME, ns, own, selector(NAME, NAME), PORT),
         network_policy(
-            f"{NAME}-ingress", ns, own, selector(NAME, NAME),
-            [pods_with({CLIENT_LABEL.format(component="mlflow"): "true"})], [PORT],
+            f"{NAME}-ingress",
+            ns,
+            own,
+            selector(NAME, NAME),
+            [pods_with({CLIENT_LABEL.format(component="mlflow"): "true"})],
+            [PORT],
         ),  # fmt: skip
     ]
     return objects

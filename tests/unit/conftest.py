@@ -27,14 +27,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.created.append(Created(args.typ, args.name, dict(args.inputs)))
         outputs = dict(args.inputs)
         if args.typ == "docker:index/image:Image":
-            outputs["repoDigest"] = f"{args.inputs.get('imageName', 'image').split(':')[0]}@sha256:{'ab' * 32}"
+            outputs["repoDigest"] = f"{args.inputs.get('imageName', 'image').rsplit(':', 1)[0]}@sha256:{'ab' * 32}"
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         return {}
 
     def of_kind(self, kind: str) -> list[Created]:
-        return [c for c in self.created if c.typ.endswith(f":{kind}")]
+        return [c for c in self.created if c.typ.endswith(f":{kind}") and not c.typ.startswith("mlops-kit:")]
 
 
 MOCKS = RecordingMocks()

@@ -21,34 +21,118 @@ def with_model(**changes):
 
 
 INVALID = [
-    ("unknown environment", {"environment": "qa"}, "mlops-kit:environment: must be one of dev, staging, prod (got 'qa')"),
+    (
+        "unknown environment",
+        {"environment": "qa"},
+        "mlops-kit:environment: must be one of dev, staging, prod (got 'qa')",
+    ),
     ("missing environment", {}, "mlops-kit:environment: must be one of"),
-    ("unknown top-level key", {"environment": "dev", "replicas": 3}, "mlops-kit:replicas: Extra inputs are not permitted"),
+    (
+        "unknown top-level key",
+        {"environment": "dev", "replicas": 3},
+        "mlops-kit:replicas: Extra inputs are not permitted",
+    ),
     ("bad namespace", {"environment": "dev", "namespace": "ML_Ops"}, "mlops-kit:namespace: must be a DNS label"),
-    ("unknown strategy", with_model(strategy="shadow"), "mlops-kit:models[0].strategy: Input should be 'rolling', 'blue-green' or 'canary'"),
-    ("negative replicas", with_model(replicas=-1), "mlops-kit:models[0].replicas: Input should be greater than or equal to 1 (got -1)"),
+    (
+        "unknown strategy",
+        with_model(strategy="shadow"),
+        "mlops-kit:models[0].strategy: Input should be 'rolling', 'blue-green' or 'canary'",
+    ),
+    (
+        "negative replicas",
+        with_model(replicas=-1),
+        "mlops-kit:models[0].replicas: Input should be greater than or equal to 1 (got -1)",
+    ),
     ("replicas as text", with_model(replicas="three"), "mlops-kit:models[0].replicas: Input should be a valid integer"),
-    ("bad cpu quantity", with_model(resources={"cpuRequest": "lots"}), "mlops-kit:models[0].resources.cpuRequest: must be a Kubernetes quantity"),
-    ("bad memory quantity", with_model(resources={"memoryLimit": "1 GB"}), "mlops-kit:models[0].resources.memoryLimit: must be a Kubernetes quantity"),
-    ("request above limit", with_model(resources={"cpuRequest": "2", "cpuLimit": "1"}), "cpuRequest 2 is larger than cpuLimit 1"),
-    ("duplicate model names", {"environment": "dev", "models": [MODEL, MODEL]}, "model names must be unique; duplicated: ['bc']"),
-    ("missing model name", {"environment": "dev", "models": [{"image": {"ref": DIGEST}}]}, "mlops-kit:models[0].name: Field required"),
+    (
+        "bad cpu quantity",
+        with_model(resources={"cpuRequest": "lots"}),
+        "mlops-kit:models[0].resources.cpuRequest: must be a Kubernetes quantity",
+    ),
+    (
+        "bad memory quantity",
+        with_model(resources={"memoryLimit": "1 GB"}),
+        "mlops-kit:models[0].resources.memoryLimit: must be a Kubernetes quantity",
+    ),
+    (
+        "request above limit",
+        with_model(resources={"cpuRequest": "2", "cpuLimit": "1"}),
+        "cpuRequest 2 is larger than cpuLimit 1",
+    ),
+    (
+        "duplicate model names",
+        {"environment": "dev", "models": [MODEL, MODEL]},
+        "model names must be unique; duplicated: ['bc']",
+    ),
+    (
+        "missing model name",
+        {"environment": "dev", "models": [{"image": {"ref": DIGEST}}]},
+        "mlops-kit:models[0].name: Field required",
+    ),
     ("missing image", {"environment": "dev", "models": [{"name": "bc"}]}, "mlops-kit:models[0].image: Field required"),
     ("image with neither source", with_model(image={}), "set exactly one of image.ref"),
-    ("image with both sources", {"environment": "dev", "models": [{"name": "bc", "image": {"ref": DIGEST, "build": {}}}]}, "set exactly one of image.ref"),
+    (
+        "image with both sources",
+        {"environment": "dev", "models": [{"name": "bc", "image": {"ref": DIGEST, "build": {}}}]},
+        "set exactly one of image.ref",
+    ),
     ("tag in staging", with_model(image={"ref": "reg/serving:latest"}), "staging needs an image by digest"),
-    ("build in prod", {"environment": "prod", "models": [{"name": "bc", "image": {"build": {}}}]}, "only dev builds images"),
-    ("bad image ref", {"environment": "dev", "models": [{"name": "bc", "image": {"ref": "Not An Image"}}]}, "must be an image reference"),
+    (
+        "build in prod",
+        {"environment": "prod", "models": [{"name": "bc", "image": {"build": {}}}]},
+        "only dev builds images",
+    ),
+    (
+        "bad image ref",
+        {"environment": "dev", "models": [{"name": "bc", "image": {"ref": "Not An Image"}}]},
+        "must be an image reference",
+    ),
     ("unknown model key", with_model(replica=2), "mlops-kit:models[0].replica: Extra inputs are not permitted"),
-    ("canary steps not ending at 100", with_model(canary={"steps": [10, 50]}), "must be strictly increasing and end at 100"),
-    ("canary weight over 100", with_model(canary={"weight": 150}), "mlops-kit:models[0].canary.weight: Input should be less than or equal to 100"),
-    ("unknown colour", with_model(blueGreen={"activeColor": "red"}), "mlops-kit:models[0].blueGreen.activeColor: Input should be 'blue' or 'green'"),
-    ("autoscaling min above max", with_model(autoscaling={"enabled": True, "minReplicas": 5, "maxReplicas": 2}), "minReplicas 5 is larger than maxReplicas 2"),
-    ("unknown tracking backend", {"environment": "dev", "tracking": {"backend": "mysql"}}, "mlops-kit:tracking.backend: Input should be 'sqlite' or 'postgres'"),
-    ("bad retention", {"environment": "dev", "monitoring": {"retention": "forever"}}, "mlops-kit:monitoring.retention: String should match pattern"),
-    ("port out of range", with_model(port=80), "mlops-kit:models[0].port: Input should be greater than or equal to 1024"),
-    ("models not a list", {"environment": "dev", "models": {"name": "bc"}}, "mlops-kit:models: Input should be a valid list"),
-    ("bool as text", {"environment": "dev", "protectStateful": "maybe"}, "mlops-kit:protectStateful: Input should be a valid boolean"),
+    (
+        "canary steps not ending at 100",
+        with_model(canary={"steps": [10, 50]}),
+        "must be strictly increasing and end at 100",
+    ),
+    (
+        "canary weight over 100",
+        with_model(canary={"weight": 150}),
+        "mlops-kit:models[0].canary.weight: Input should be less than or equal to 100",
+    ),
+    (
+        "unknown colour",
+        with_model(blueGreen={"activeColor": "red"}),
+        "mlops-kit:models[0].blueGreen.activeColor: Input should be 'blue' or 'green'",
+    ),
+    (
+        "autoscaling min above max",
+        with_model(autoscaling={"enabled": True, "minReplicas": 5, "maxReplicas": 2}),
+        "minReplicas 5 is larger than maxReplicas 2",
+    ),
+    (
+        "unknown tracking backend",
+        {"environment": "dev", "tracking": {"backend": "mysql"}},
+        "mlops-kit:tracking.backend: Input should be 'sqlite' or 'postgres'",
+    ),
+    (
+        "bad retention",
+        {"environment": "dev", "monitoring": {"retention": "forever"}},
+        "mlops-kit:monitoring.retention: String should match pattern",
+    ),
+    (
+        "port out of range",
+        with_model(port=80),
+        "mlops-kit:models[0].port: Input should be greater than or equal to 1024",
+    ),
+    (
+        "models not a list",
+        {"environment": "dev", "models": {"name": "bc"}},
+        "mlops-kit:models: Input should be a valid list",
+    ),
+    (
+        "bool as text",
+        {"environment": "dev", "protectStateful": "maybe"},
+        "mlops-kit:protectStateful: Input should be a valid boolean",
+    ),
 ]
 
 
@@ -61,14 +145,20 @@ def test_invalid_config_is_rejected_naming_the_key(case, raw, fragment):
 
 
 def test_all_problems_are_reported_at_once():
-    raw = {"environment": "dev", "namespace": "Bad", "models": [{"name": "bc", "replicas": 0, "image": {"ref": DIGEST}}]}
+    raw = {
+        "environment": "dev",
+        "namespace": "Bad",
+        "models": [{"name": "bc", "replicas": 0, "image": {"ref": DIGEST}}],
+    }
     with pytest.raises(ConfigError) as info:
         parse_stack_config(raw)
     assert "mlops-kit:namespace" in str(info.value) and "mlops-kit:models[0].replicas" in str(info.value)
 
 
 def test_engine_json_strings_are_decoded():
-    cfg = parse_stack_config({"environment": "dev", "models": '[{"name": "bc", "image": {"ref": "r/s:1"}}]', "protectStateful": "true"})
+    cfg = parse_stack_config(
+        {"environment": "dev", "models": '[{"name": "bc", "image": {"ref": "r/s:1"}}]', "protectStateful": "true"}
+    )
     assert cfg.models[0].name == "bc" and cfg.protect_stateful is True
 
 
@@ -97,7 +187,9 @@ def test_stack_file_keys_must_be_namespaced(tmp_path):
 def test_program_registers_nothing_for_invalid_config(mocks, case, raw, fragment):
     from pulumi.runtime.config import CONFIG
 
-    token = CONFIG.set({f"mlops-kit:{k}": v if isinstance(v, str) else __import__("json").dumps(v) for k, v in raw.items()})
+    token = CONFIG.set(
+        {f"mlops-kit:{k}": v if isinstance(v, str) else __import__("json").dumps(v) for k, v in raw.items()}
+    )
     try:
 
         @pulumi.runtime.test
@@ -109,7 +201,9 @@ def test_program_registers_nothing_for_invalid_config(mocks, case, raw, fragment
         assert fragment in str(info.value)
     finally:
         CONFIG.reset(token)
-    assert mocks.created == [], f"{case}: resources registered despite invalid config: {[c.name for c in mocks.created]}"
+    assert mocks.created == [], (
+        f"{case}: resources registered despite invalid config: {[c.name for c in mocks.created]}"
+    )
 
 
 def test_missing_secret_names_the_command(mocks):

@@ -37,7 +37,11 @@ def test_every_object_validates_strictly(stack, version):
 def pod_specs(stack):
     for manifest in objects(stack):
         if manifest["kind"] in WORKLOAD_KINDS:
-            template = manifest["spec"]["template"] if manifest["kind"] != "CronJob" else manifest["spec"]["jobTemplate"]["spec"]["template"]
+            template = (
+                manifest["spec"]["template"]
+                if manifest["kind"] != "CronJob"
+                else manifest["spec"]["jobTemplate"]["spec"]["template"]
+            )
             yield f"{manifest['kind']}/{manifest['metadata']['name']}", template["spec"]
 
 
@@ -94,12 +98,18 @@ def test_namespace_enforces_restricted_and_denies_by_default(stack):
 def test_every_pod_is_selected_by_an_ingress_policy(stack):
     """A default-deny namespace with no allow for a component would make it unreachable: each workload needs one."""
     manifests = objects(stack)
-    policies = [m["spec"]["podSelector"].get("matchLabels", {}) for m in manifests if m["kind"] == "NetworkPolicy" and "ingress" in m["spec"]]
+    policies = [
+        m["spec"]["podSelector"].get("matchLabels", {})
+        for m in manifests
+        if m["kind"] == "NetworkPolicy" and "ingress" in m["spec"]
+    ]
     for manifest in manifests:
         if manifest["kind"] not in WORKLOAD_KINDS:
             continue
         pod_labels = manifest["spec"]["template"]["metadata"]["labels"]
-        assert any(sel and sel.items() <= pod_labels.items() for sel in policies), f"{manifest['metadata']['name']} has no ingress allow"
+        assert any(sel and sel.items() <= pod_labels.items() for sel in policies), (
+            f"{manifest['metadata']['name']} has no ingress allow"
+        )
 
 
 def test_secrets_never_appear_outside_secret_objects():
@@ -108,7 +118,9 @@ def test_secrets_never_appear_outside_secret_objects():
             if manifest["kind"] == "Secret":
                 continue
             text = repr(manifest)
-            assert "<pulumi secret" not in text, f"{stack}: {manifest['kind']}/{manifest['metadata']['name']} holds a secret"
+            assert "<pulumi secret" not in text, (
+                f"{stack}: {manifest['kind']}/{manifest['metadata']['name']} holds a secret"
+            )
 
 
 def test_mlflow_allows_its_in_cluster_host_names():

@@ -34,7 +34,15 @@ def test_blue_green_only_active_colour_autoscales():
 
 @pytest.mark.parametrize(
     ("total", "weight", "expected"),
-    [(4, 0, (4, 0)), (4, 10, (3, 1)), (4, 50, (2, 2)), (4, 100, (0, 4)), (10, 10, (9, 1)), (1, 10, (1, 1)), (2, 99, (1, 1))],
+    [
+        (4, 0, (4, 0)),
+        (4, 10, (3, 1)),
+        (4, 50, (2, 2)),
+        (4, 100, (0, 4)),
+        (10, 10, (9, 1)),
+        (1, 10, (1, 1)),
+        (2, 99, (1, 1)),
+    ],
 )
 def test_canary_weight_sets_replica_split(total, weight, expected):
     assert canary_replicas(total, weight) == expected

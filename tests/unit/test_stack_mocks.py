@@ -22,7 +22,11 @@ def deploy(cfg):
             exported.update(dict(zip(["namespace", "mlflow", "prometheus", "grafana", "models"], values, strict=True)))
 
         return pulumi.Output.all(
-            outputs["namespace"], outputs["mlflowUrl"], outputs["prometheusUrl"], outputs["grafanaUrl"], outputs["models"]
+            outputs["namespace"],
+            outputs["mlflowUrl"],
+            outputs["prometheusUrl"],
+            outputs["grafanaUrl"],
+            outputs["models"],
         ).apply(keep)
 
     program()
@@ -66,7 +70,10 @@ def test_staging_runs_postgres_and_a_canary(mocks):
     assert {"deployment-breast-cancer-stable", "deployment-breast-cancer-canary"} <= set(names(mocks, "Deployment"))
     assert exported["models"]["breast-cancer"]["rollout"]["strategy"] == "canary"
     [secret] = [c for c in mocks.of_kind("Secret") if c.name == "secret-mlflow-postgres"]
-    assert secret.inputs["stringData"]["password"] == "pg-pw"
+    # The engine receives the password wrapped as a secret (Pulumi's secret signature), so state stores it encrypted.
+    wrapped = secret.inputs["stringData"]
+    assert wrapped["4dabf18193072939515e22adb298388d"] == "1b47061264138c4ac30d75fd1eb44270"
+    assert wrapped["value"] == {"password": "pg-pw"}
 
 
 def test_prod_is_blue_green_with_preview_service(mocks):
