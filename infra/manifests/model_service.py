@@ -174,6 +174,6 @@ def model_service_manifests(
             selector(COMPONENT, model.name),
             [pods_with({CLIENT_LABEL.format(component=model.name): "true"}), pods_with(PROMETHEUS_PODS)],
             [model.port],
-        )  # fmt: skip
+        )
     )
     return objects, rollout

@@ -76,7 +76,7 @@ def _mlflow_deployment(cfg: StackConfig) -> Manifest:
             "1",
             "--allowed-hosts",
             allowed_hosts(ns),
-        ],  # fmt: skip
+        ],
         "env": env,
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "resources": t.resources.as_kubernetes(),
@@ -185,7 +185,7 @@ def _postgres(cfg: StackConfig, password: Any) -> list[Manifest]:
             selector("postgres", POSTGRES),
             [pods_with({CLIENT_LABEL.format(component="postgres"): "true"})],
             [POSTGRES_PORT],
-        ),  # fmt: skip
+        ),
     ]
 
 
@@ -211,6 +211,6 @@ def tracking_manifests(cfg: StackConfig, postgres_password: Any = None) -> list[
             selector(NAME, NAME),
             [pods_with({CLIENT_LABEL.format(component="mlflow"): "true"})],
             [PORT],
-        ),  # fmt: skip
+        ),
     ]
     return objects

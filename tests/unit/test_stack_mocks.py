@@ -1,4 +1,4 @@
-"""Every component × environment under Pulumi mocks: what the program registers for each committed stack."""
+"""Every component and environment under Pulumi mocks: what the program registers for each committed stack."""
 
 from __future__ import annotations
 
