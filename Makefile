@@ -5,8 +5,12 @@ STATE ?= .state
 
 .PHONY: up test venv unit integration e2e demo down toolchain docker lint render
 
-## up: fresh machine → venv → local ML loop (MLflow server, train, gate, serve, sample prediction), URLs printed
-up: venv
+## up: fresh machine → venv → offline toolchain → local cluster → `pulumi up -s dev` → stack outputs
+up:
+	bash scripts/up.sh dev
+
+## demo: the local ML loop without Kubernetes (MLflow server, train + gate, BentoML server, a sample prediction)
+demo: venv
 	$(VENV)/mlops-kit demo --state-dir $(STATE)
 
 ## test: the whole suite in layers (unit → integration → e2e); .ci/run calls exactly this
@@ -23,9 +27,10 @@ integration: venv
 e2e: venv
 	bash scripts/test.sh e2e
 
-## down: stop the local servers `make up` left running
+## down: stop the demo's local servers and delete the local cluster
 down:
 	-$(VENV)/mlops-kit demo-stop --state-dir $(STATE)
+	-$(VENV)/mlops-kit cluster down
 
 toolchain:
 	bash tools/build-toolchain.sh

@@ -187,6 +187,50 @@ def cluster_status(name: Annotated[str, typer.Option(help="Cluster name.")] = "m
     _print_cluster(cluster.status(name))
 
 
+def _run_stack(action: str, stack: str) -> None:
+    from pulumi import automation as auto
+
+    from mlops_kit import stacks
+
+    try:
+        operation = getattr(stacks, action)
+        selected, result = operation(
+            stack, on_output=lambda line: console.print(line, end="", markup=False, highlight=False)
+        )
+    except stacks.StackError as exc:
+        raise fail(str(exc), code=1) from None
+    except auto.CommandError as exc:
+        # The engine already streamed the details (our program's advice included); end with a one-line pointer.
+        raise fail(
+            f"pulumi {action} -s {stack} failed; see the messages above ({str(exc).splitlines()[0][:200]})", 1
+        ) from None
+    if action == "up":
+        console.print("\n[bold]stack outputs[/]")
+        console.print_json(data=stacks.outputs(selected))
+        console.print(
+            "\nNext: `kubectl --kubeconfig ~/.cache/mlops-kit/kwok/kubeconfig -n <namespace> get deploy,svc,pvc`, "
+            f"`mlops-kit preview -s {stack}`, `mlops-kit render -s {stack}`, `mlops-kit destroy -s {stack}`"
+        )
+
+
+@app.command()
+def up(stack: Annotated[str, typer.Option("--stack", "-s", help="dev, staging or prod.")] = "dev") -> None:
+    """`pulumi up --yes` for a stack, with the kit's local defaults (file backend in .state/, passphrase secrets)."""
+    _run_stack("up", stack)
+
+
+@app.command()
+def preview(stack: Annotated[str, typer.Option("--stack", "-s")] = "dev") -> None:
+    """`pulumi preview` for a stack."""
+    _run_stack("preview", stack)
+
+
+@app.command()
+def destroy(stack: Annotated[str, typer.Option("--stack", "-s")] = "dev") -> None:
+    """`pulumi destroy --yes` for a stack (prod's protected stateful resources refuse)."""
+    _run_stack("destroy", stack)
+
+
 @app.command()
 def render(
     stack: Annotated[str, typer.Option("--stack", "-s", help="Stack (environment) to render: dev, staging, prod.")],

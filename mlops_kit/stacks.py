@@ -51,7 +51,7 @@ def _check_cli(env: dict[str, str]) -> None:
         )
 
 
-def select_stack(name: str, state_dir: Path | None = None, ensure_secrets: bool = True):
+def select_stack(name: str, state_dir: Path | None = None, ensure_secrets: bool = True, work_dir: Path = ROOT):
     from pulumi import automation as auto
 
     env = environment(state_dir)
@@ -59,7 +59,7 @@ def select_stack(name: str, state_dir: Path | None = None, ensure_secrets: bool 
     os.environ.update(env)  # the Automation API spawns the CLI with this process's environment
     stack = auto.create_or_select_stack(
         stack_name=name,
-        work_dir=str(ROOT),
+        work_dir=str(work_dir),
         opts=auto.LocalWorkspaceOptions(env_vars=env, secrets_provider="passphrase"),
     )
     if ensure_secrets:
