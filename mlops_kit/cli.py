@@ -194,7 +194,7 @@ def _run_stack(action: str, stack: str) -> None:
 
     try:
         operation = getattr(stacks, action)
-        selected, result = operation(
+        selected, _result = operation(
             stack, on_output=lambda line: console.print(line, end="", markup=False, highlight=False)
         )
     except stacks.StackError as exc:

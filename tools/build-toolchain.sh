@@ -113,7 +113,7 @@ step() {
   STEP_N=$((STEP_N + 1))
   local tag="[$STEP_N/$STEP_TOTAL] $name"
   if [ -n "$ONLY" ] && [[ $ONLY != *",$name,"* ]]; then say "$tag: skipped (--only)"; return 0; fi
-  if [ $FORCE = 0 ] && [ "$(cat "$STAMPS/$name" 2>/dev/null)" = "$key" ] && eval "$check" >/dev/null 2>&1; then
+  if [ $FORCE = 0 ] && [ "$(cat "$STAMPS/$name" 2>/dev/null)" = "$key" ] && ( eval "$check" ) >/dev/null 2>&1; then
     say "$tag: up to date"
     return 0
   fi
@@ -132,7 +132,7 @@ step() {
     mapfile -t adv < <(advice "$log")
     die "step '$name' failed after $(( $(date +%s) - s ))s" "${adv[@]}"
   fi
-  if ! eval "$check" >>"$log" 2>&1; then
+  if ! ( eval "$check" ) >>"$log" 2>&1; then
     die "step '$name' built, but its version check failed: $check" "see $log"
   fi
   echo "$key" >"$STAMPS/$name"
@@ -149,7 +149,7 @@ build_etcd() {
   go build -trimpath -ldflags "-s -w" -o "$BIN/etcd" .
 }
 step etcd "$ETCD_V $(sha "$TOOLS"/etcd/go.* "$TOOLS/etcd/main.go")" \
-  '"$BIN/etcd" --version | grep -q "etcd Version: ${ETCD_V#v}$"' build_etcd
+  '"$BIN/etcd" --version | grep "etcd Version: ${ETCD_V#v}$"' build_etcd
 
 # --- 2. kwok + kwokctl ------------------------------------------------------------------------------------------------
 build_kwok() {
@@ -159,7 +159,7 @@ build_kwok() {
     -o "$BIN/" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
 }
 step kwok "$KWOK_V $KUBE_V $(sha "$TOOLS"/kwok/go.*)" \
-  '"$BIN/kwokctl" --version | grep -q "$KWOK_V" && "$BIN/kwok" --version | grep -q "$KWOK_V"' build_kwok
+  '"$BIN/kwokctl" --version | grep "$KWOK_V" && "$BIN/kwok" --version | grep "$KWOK_V"' build_kwok
 
 # --- 3. Kubernetes control plane + kubectl ----------------------------------------------------------------------------
 build_kube() {
@@ -175,7 +175,7 @@ build_kube() {
     k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
 }
 step kube "$KUBE_V $(sha "$TOOLS"/kube/go.*)" \
-  'for b in kube-apiserver kube-controller-manager kube-scheduler; do "$BIN/$b" --version | grep -q "Kubernetes $KUBE_V$" || exit 1; done; "$BIN/kubectl" version --client | grep -q "Client Version: $KUBE_V$"' \
+  'for b in kube-apiserver kube-controller-manager kube-scheduler; do "$BIN/$b" --version | grep "Kubernetes $KUBE_V$" || exit 1; done; "$BIN/kubectl" version --client | grep "Client Version: $KUBE_V$"' \
   build_kube
 
 # --- 4. Pulumi CLI ----------------------------------------------------------------------------------------------------
@@ -186,7 +186,7 @@ build_pulumi() {
     -o "$BIN/" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
 }
 step pulumi "$PULUMI_V $(sha "$TOOLS"/pulumi/go.*)" \
-  '"$BIN/pulumi" version | grep -qx "$PULUMI_V"' build_pulumi
+  '"$BIN/pulumi" version | grep -x "$PULUMI_V"' build_pulumi
 
 # --- 5. Python language host ------------------------------------------------------------------------------------------
 build_langhost() {
@@ -198,7 +198,7 @@ build_langhost() {
   install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$BIN/pulumi-language-python-exec"
 }
 step langhost "$PULUMI_V $(sha "$TOOLS"/pulumi/go.* "$TOOLS"/pulumi/cmd/pulumi-language-python/*.go)" \
-  '"$BIN/pulumi-language-python" --version | grep -qx "${PULUMI_V#v}" && [ -x "$BIN/pulumi-language-python-exec" ]' \
+  '"$BIN/pulumi-language-python" --version | grep -x "${PULUMI_V#v}" && [ -x "$BIN/pulumi-language-python-exec" ]' \
   build_langhost
 
 # --- 6. Kubernetes provider -------------------------------------------------------------------------------------------
@@ -247,7 +247,11 @@ say "versions:"
 {
   echo "  pulumi                     $("$BIN/pulumi" version 2>/dev/null || echo MISSING)"
   echo "  pulumi-language-python     $("$BIN/pulumi-language-python" --version 2>/dev/null || echo MISSING)"
-  echo "  pulumi-resource-kubernetes $PK_VERSION (module $PK_MODULE@$PK_MODULE_VERSION)"
+  if [ -x "$BIN/pulumi-resource-kubernetes" ]; then
+    echo "  pulumi-resource-kubernetes $PK_VERSION (module $PK_MODULE@$PK_MODULE_VERSION)"
+  else
+    echo "  pulumi-resource-kubernetes MISSING"
+  fi
   echo "  kube-apiserver             $("$BIN/kube-apiserver" --version 2>/dev/null || echo MISSING)"
   echo "  kubectl                    $("$BIN/kubectl" version --client 2>/dev/null | head -1 || echo MISSING)"
   echo "  etcd                       $("$BIN/etcd" --version 2>/dev/null | head -1 || echo MISSING)"
