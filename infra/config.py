@@ -334,7 +334,10 @@ def format_errors(exc: ValidationError, source: str) -> str:
         given = problem.get("input")
         shown = "" if isinstance(given, dict | list) or given is None else f" (got {given!r})"
         message = problem["msg"].removeprefix("Value error, ")
-        lines.append(f"  - {_location(tuple(problem['loc']))}: {message}{shown}")
+        if problem["loc"]:
+            lines.append(f"  - {_location(tuple(problem['loc']))}: {message}{shown}")
+        else:  # whole-stack rules name their own key path
+            lines.append(f"  - {PROJECT}:{message}")
     return "\n".join(lines)
 
 
