@@ -253,8 +253,8 @@ say "versions:"
     echo "  pulumi-resource-kubernetes MISSING"
   fi
   echo "  kube-apiserver             $("$BIN/kube-apiserver" --version 2>/dev/null || echo MISSING)"
-  echo "  kubectl                    $("$BIN/kubectl" version --client 2>/dev/null | head -1 || echo MISSING)"
-  echo "  etcd                       $("$BIN/etcd" --version 2>/dev/null | head -1 || echo MISSING)"
+  echo "  kubectl                    $( ("$BIN/kubectl" version --client 2>/dev/null || echo MISSING) | sed -n 1p)"
+  echo "  etcd                       $( ("$BIN/etcd" --version 2>/dev/null || echo MISSING) | sed -n 1p)"
   echo "  kwokctl                    $("$BIN/kwokctl" --version 2>/dev/null || echo MISSING)"
 }
 say "total ${SECONDS}s${BUILT:+ (built: ${BUILT[*]})}; use it with: source $TC/env.sh"
