@@ -21,11 +21,12 @@ pytestmark = pytest.mark.e2e
 
 # The stack itself, the Kubernetes provider and the four platform components come on top of the Kubernetes objects.
 NON_OBJECT_RESOURCES = 1 + 1 + 4
+CONTEXT = cluster.kubeconfig_context()
 
 
 def kubectl(*args: str) -> dict:
     out = subprocess.run(
-        ["kubectl", "--kubeconfig", str(cluster.kubeconfig_path()), *args, "-o", "json"],
+        ["kubectl", "--kubeconfig", str(cluster.kubeconfig_path()), "--context", CONTEXT, *args, "-o", "json"],
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     return json.loads(out.stdout)
@@ -82,7 +83,7 @@ def test_dev_up_is_ready_idempotent_updatable_and_destroyable(runner):
     stack.destroy(on_output=runner.printer, color="never")
     assert stack.export_stack().deployment.get("resources") in (None, [])
     remaining = subprocess.run(
-        ["kubectl", "--kubeconfig", str(cluster.kubeconfig_path()), "get", "namespace", namespace],
+        ["kubectl", "--kubeconfig", str(cluster.kubeconfig_path()), "--context", CONTEXT, "get", "namespace", namespace],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert remaining.returncode != 0 or '"Terminating"' in remaining.stdout
