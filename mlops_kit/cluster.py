@@ -21,6 +21,8 @@ Command line: ``python -m mlops_kit.cluster up|down|status [--name NAME]``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 import socket
@@ -309,30 +311,110 @@ def up(name: str = DEFAULT_NAME, *, port: int | None = None, timeout: float = 18
     """
     _check_toolchain()
     workdir().mkdir(parents=True, exist_ok=True)
-    if _exists(name):
-        if _healthy(name):
+    with _lock(timeout):
+        if _exists(name) and _healthy(name) and not _dead_components(name):
             _apply_defaults(name)
             _wait_ready(name, timeout=60)
             return status(name)
-        # Left over from an earlier session (its processes are gone): start it again, else make it anew.
-        proc = _run([_tool("kwokctl"), "start", "cluster", "--name", name], check=False, timeout=timeout)
-        if proc.returncode != 0 or not _wait_healthy(name, 30):
-            down(name)
-    if not _exists(name):
-        if port is not None and not _port_free(port):
-            raise ClusterError(
-                f"port {port} for the kube-apiserver of cluster {name} is in use: "
-                "free it (`ss -ltnp`), pick another port, or pass port=None for a free one."
-            )
-        _create(name, port=port, timeout=timeout)
-    if not _wait_healthy(name, 60):
-        raise ClusterError(
-            f"cluster {name} was created but its kube-apiserver does not answer; "
-            f"see `kwokctl --name {name} logs kube-apiserver`"
-        )
-    _apply_defaults(name)
-    _wait_ready(name, timeout=90)
-    return status(name)
+        if _exists(name):
+            # Left over from an earlier session (its processes are gone) or half dead: start it again with the ports
+            # it was given; if one of them is taken by now (or anything else fails), make it anew.
+            _stop_quietly(name)
+            proc = _run([_tool("kwokctl"), "start", "cluster", "--name", name], check=False, timeout=timeout)
+            if proc.returncode != 0 or not _wait_healthy(name, 30) or _dead_components(name, settle=2):
+                _delete(name)
+        if not _exists(name):
+            if port is not None and not _port_free(port):
+                raise ClusterError(
+                    f"port {port} for the kube-apiserver of cluster {name} is in use: "
+                    "free it (`ss -ltnp`), pick another port, or pass port=None for a free one."
+                )
+            for attempt in (1, 2):
+                _create(name, port=port, timeout=timeout)
+                healthy = _wait_healthy(name, 60)
+                dead = _dead_components(name, settle=2)
+                if healthy and not dead:
+                    break
+                logs = _log_tails(name, dead or ["kube-apiserver"])
+                _delete(name)
+                if attempt == 2:
+                    raise ClusterError(
+                        f"cluster {name}: {', '.join(dead) or 'kube-apiserver'} did not come up "
+                        f"(a port taken by another process or cluster?); ports in use: `ss -ltnp`.\n{logs}"
+                    )
+        _apply_defaults(name)
+        _wait_ready(name, timeout=90)
+        return status(name)
+
+
+@contextlib.contextmanager
+def _lock(timeout: float):
+    """Serialise cluster operations of all processes on this machine: kwokctl picks "free" ports at create time, so two
+    concurrent creates can pick the same port."""
+    path = workdir() / ".lock"
+    with open(path, "w") as f:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise ClusterError(
+                        f"another mlops_kit.cluster operation has held {path} for {timeout:.0f}s; "
+                        "wait for it or stop it"
+                    ) from None
+                time.sleep(0.5)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _pids(name: str) -> dict[str, int]:
+    out = {}
+    for pidfile in (workdir() / "clusters" / name / "pids").glob("*.pid"):
+        try:
+            out[pidfile.stem] = int(pidfile.read_text().strip())
+        except (OSError, ValueError):
+            out[pidfile.stem] = -1
+    return out
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _dead_components(name: str, settle: float = 0) -> list[str]:
+    """Components of cluster `name` whose process is gone (e.g. one that exited on a port clash right after start)."""
+    if settle:
+        time.sleep(settle)
+    pids = _pids(name)
+    if not pids:
+        return ["all components"]
+    return sorted(c for c, pid in pids.items() if not _alive(pid))
+
+
+def _stop_quietly(name: str) -> None:
+    _run([_tool("kwokctl"), "stop", "cluster", "--name", name], check=False, timeout=60)
+
+
+def _log_tails(name: str, components: list[str], lines: int = 5) -> str:
+    out = []
+    for c in components:
+        log = workdir() / "clusters" / name / "logs" / f"{c}.log"
+        if log.exists():
+            tail = log.read_text(errors="replace").splitlines()[-lines:]
+            out.append(f"--- {log} (last {lines} lines)\n" + "\n".join(t[:400] for t in tail))
+    return "\n".join(out)
 
 
 def _wait_healthy(name: str, timeout: float) -> bool:
@@ -386,14 +468,21 @@ def _create(name: str, *, port: int | None, timeout: float) -> None:
 
 def down(name: str = DEFAULT_NAME) -> None:
     """Stop and delete cluster `name` (no error if there is none)."""
-    if not os.access(bin_dir() / "kwokctl", os.X_OK):
-        if (workdir() / "clusters" / name).exists():
-            raise ClusterError(f"cannot delete cluster {name}: kwokctl is missing; {_BUILD_HINT}.")
-        return
     if not (workdir() / "clusters" / name).exists():
         return
+    if not os.access(bin_dir() / "kwokctl", os.X_OK):
+        raise ClusterError(f"cannot delete cluster {name}: kwokctl is missing; {_BUILD_HINT}.")
+    with _lock(120):
+        _delete(name)
+
+
+def _delete(name: str) -> None:
+    pids = [p for p in _pids(name).values() if p > 0]
     _run([_tool("kwokctl"), "delete", "cluster", "--name", name], timeout=120, what=f"kwokctl delete cluster {name}")
-    # kwokctl removes the cluster's context from the kubeconfig it was given.
+    # kwokctl signals the processes and returns; wait until they are gone so their ports are free again.
+    deadline = time.monotonic() + 30
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 # --- command line ---------------------------------------------------------------------------------------------------

@@ -87,7 +87,7 @@ advice() {
   local log=$1
   if grep -qE 'proxy.golang.org|dial tcp|no such host|i/o timeout|TLS handshake|connection refused|server response|not available|403 Forbidden|404 Not Found|410 Gone' "$log"; then
     local mod
-    mod=$(grep -oE '(go: )?[a-z0-9.-]+\.[a-z]+/[^ :@]+@v[^ :]+' "$log" | head -1 || true)
+    mod=$(grep -oE '[a-z0-9.-]+\.[a-z]+/[^ :@]+@v[^ :]+' "$log" | head -1 || true)
     echo "the Go module proxy could not give a module${mod:+ ($mod)}: check that \`go env GOPROXY\` ($("$GO" env GOPROXY)) is reachable (curl -sI https://proxy.golang.org), then rerun; the pins are in tools/*/go.mod and tools/versions.env"
   fi
   if grep -qE 'missing go.sum entry|updates to go.mod needed|go.mod file indicates go' "$log"; then
@@ -168,7 +168,6 @@ build_kube() {
   local ld="-s -w" p
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld="$ld -X $p.gitVersion=$KUBE_V -X $p.gitMajor=1 -X $p.gitMinor=$KUBE_MINOR -X $p.gitTreeState=clean"
-    ld="$ld -X $p.buildDate=$(date -u +%FT%TZ)"
   done
   # One invocation for all four: they share most packages.
   go build -trimpath -ldflags "$ld" -o "$BIN/" k8s.io/kubernetes/cmd/kube-apiserver \
