@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 PROJECT = "mlops-kit"
@@ -50,6 +59,8 @@ def _image(value: str) -> str:
 
 
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+# Registry versions are strings, but YAML and `pulumi config set --path` turn `7` into a number: accept both.
+VersionText = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v)]
 Quantity = Annotated[str, AfterValidator(_quantity)]
 ImageRef = Annotated[str, AfterValidator(_image)]
 
@@ -148,7 +159,7 @@ class Canary(Model):
     steps: list[Annotated[int, Field(ge=0, le=100)]] = Field(default_factory=lambda: [10, 50, 100], min_length=1)
     weight: int = Field(0, ge=0, le=100, description="Current share of traffic (percent) on the canary track.")
     image: Image | None = Field(None, description="The canary's image; the stable track keeps `image`.")
-    model_version: str | None = None
+    model_version: VersionText | None = None
     max_error_rate: float = Field(0.01, ge=0, le=1)
     max_p99_seconds: float = Field(0.5, gt=0)
     max_drift_psi: float = Field(0.25, gt=0)
@@ -166,13 +177,15 @@ class BlueGreen(Model):
     idle_image: Image | None = Field(
         None, description="What the idle colour runs (the candidate); defaults to `image`."
     )
-    idle_model_version: str | None = None
+    idle_model_version: VersionText | None = None
 
 
 class ModelService(Model):
     name: DnsLabel
     model_name: str = Field("", description="Registered model name; defaults to `name`.")
-    model_version: str = Field("", description="Registry version the image carries (recorded as a label/output).")
+    model_version: VersionText = Field(
+        "", description="Registry version the image carries (recorded as a label/output)."
+    )
     image: Image
     model_uri: str | None = Field(
         None,

@@ -231,6 +231,57 @@ def destroy(stack: Annotated[str, typer.Option("--stack", "-s")] = "dev") -> Non
     _run_stack("destroy", stack)
 
 
+def _printer(line: str) -> None:
+    console.print(line, end="", markup=False, highlight=False)
+
+
+@app.command()
+def promote(
+    source: Annotated[str, typer.Argument(help="Stack whose running release is promoted, e.g. dev.")],
+    target: Annotated[str, typer.Argument(help="Stack that receives it, e.g. staging.")],
+    model: Annotated[str, typer.Option(help="Model service name.")] = "breast-cancer",
+    prometheus_url: Annotated[str | None, typer.Option(help="Prometheus for the gates (e.g. a port-forward).")] = None,
+    no_gates: Annotated[
+        bool, typer.Option("--no-gates", help="Skip metric gates (unsafe; for clusters without traffic).")
+    ] = False,
+) -> None:
+    """Move the exact image digest + model version from SOURCE to TARGET, step by step with metric gates."""
+    from infra.automation.gates import PrometheusGate
+    from infra.automation.promotion import PromotionError
+    from infra.automation.run import promote as run_promotion
+    from infra.config import ConfigError
+    from mlops_kit import stacks
+
+    if not no_gates and not prometheus_url:
+        raise fail(
+            "gates need --prometheus-url (e.g. `kubectl -n <ns> port-forward svc/prometheus 9090` → http://127.0.0.1:9090), or pass --no-gates"
+        )
+    observer = None if no_gates else PrometheusGate(prometheus_url)
+    try:
+        release = run_promotion(source, target, model, stacks.select_stack, observer, _printer)
+    except (PromotionError, ConfigError, stacks.StackError) as exc:
+        raise fail(str(exc), code=1) from None
+    console.print(f"[green]✓[/] {target} runs {release.image} (model version {release.model_version})")
+
+
+@app.command()
+def rollback(
+    target: Annotated[str, typer.Argument(help="Stack to roll back, e.g. prod.")],
+    model: Annotated[str, typer.Option(help="Model service name.")] = "breast-cancer",
+) -> None:
+    """Instant rollback: flip blue-green back, or drop the canary to 0%."""
+    from infra.automation.promotion import PromotionError
+    from infra.automation.run import rollback as run_rollback
+    from infra.config import ConfigError
+    from mlops_kit import stacks
+
+    try:
+        step = run_rollback(target, model, stacks.select_stack, _printer)
+    except (PromotionError, ConfigError, stacks.StackError) as exc:
+        raise fail(str(exc), code=1) from None
+    console.print(f"[green]✓[/] {target}: {step.description}")
+
+
 @app.command()
 def render(
     stack: Annotated[str, typer.Option("--stack", "-s", help="Stack (environment) to render: dev, staging, prod.")],

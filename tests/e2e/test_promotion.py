@@ -1,0 +1,113 @@
+"""Promotion dev → staging (canary) → prod (blue-green) and rollback, with the real engine on the local cluster.
+
+The gates' Prometheus queries are unit/integration-tested elsewhere; kwok runs no containers, so no traffic exists to
+measure here. The observers below stand in for Prometheus and decide pass/fail, which is what these tests are about:
+what each step does to the stacks and to the cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from infra.automation.gates import Observation
+from infra.automation.promotion import PromotionError
+from infra.automation.run import promote, resolve_digest, rollback
+from infra.config import load_stack_file
+from mlops_kit import cluster
+
+pytestmark = pytest.mark.e2e
+
+HEALTHY = Observation(error_ratio=0.0, p99_seconds=0.05, drift_psi=None, request_rate=10.0)
+FAILING = Observation(error_ratio=0.2, p99_seconds=0.05, drift_psi=None, request_rate=10.0)
+
+
+class ScriptedObserver:
+    def __init__(self, *answers: Observation) -> None:
+        self.answers = list(answers)
+        self.calls: list[tuple[str, str, str]] = []
+
+    def observe(self, namespace: str, service: str, track: str) -> Observation:
+        self.calls.append((namespace, service, track))
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+def docker() -> str:
+    client = Path.home() / ".cache" / "mlops-kit" / "docker-client"
+    return client.read_text().strip() if client.is_file() else "docker"
+
+
+@pytest.fixture(scope="module")
+def dev_image() -> str:
+    """Push an image under the tag the dev stack names, so promotion resolves a real registry digest."""
+    reference = load_stack_file("dev").models[0].image.ref
+    for args in (["tag", "mlops-kit/base:bookworm", reference], ["push", reference]):
+        done = subprocess.run([docker(), *args], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, (
+            f"docker {' '.join(args)}: {done.stderr[-2000:]} (run bash scripts/docker-engine.sh, scripts/base-image.sh, scripts/registry.sh)"
+        )
+    return resolve_digest(reference)
+
+
+def kubectl_json(*args: str) -> dict:
+    out = subprocess.run(
+        ["kubectl", "--kubeconfig", str(cluster.kubeconfig_path()), "--context", cluster.kubeconfig_context(), *args, "-o", "json"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return json.loads(out.stdout)
+
+
+def image_of(namespace: str, deployment: str) -> tuple[str, int]:
+    item = kubectl_json("-n", namespace, "get", "deployment", deployment)
+    return item["spec"]["template"]["spec"]["containers"][0]["image"], item["spec"].get("replicas", 0)
+
+
+def test_promotion_through_canary_and_blue_green_then_rollback(runner, dev_image):
+    select = runner.select
+    log = runner.printer
+    select("dev").up(on_output=log, color="never")
+
+    # A failing gate at the first canary step rolls the canary back to 0% and leaves stable untouched.
+    with pytest.raises(PromotionError, match=r"gate failed at 'canary at 10%'.*error ratio 0.2000 > 0.01"):
+        promote("dev", "staging", "breast-cancer", select, ScriptedObserver(FAILING), log, runner.project)
+    staging = load_stack_file("staging", runner.project)
+    assert staging.models[0].canary.weight == 0
+    _, canary_replicas = image_of(staging.namespace, "breast-cancer-canary")
+    assert canary_replicas == 0
+
+    # Healthy gates: 10 → 50 → 100, then the canary image becomes the stable image.
+    observer = ScriptedObserver(HEALTHY)
+    release = promote("dev", "staging", "breast-cancer", select, observer, log, runner.project)
+    assert release.image == dev_image, "promotion must carry the exact digest, never a tag"
+    assert [c[2] for c in observer.calls] == ["canary", "canary", "canary"]
+    staging = load_stack_file("staging", runner.project)
+    assert staging.models[0].image.ref == dev_image and staging.models[0].canary.weight == 0
+    stable_image, stable_replicas = image_of(staging.namespace, "breast-cancer-stable")
+    assert stable_image == dev_image and stable_replicas >= 1
+
+    # staging → prod: deploy to the idle colour, gate through the preview track, flip.
+    observer = ScriptedObserver(HEALTHY)
+    promote("staging", "prod", "breast-cancer", select, observer, log, runner.project)
+    assert [c[2] for c in observer.calls] == ["preview"]
+    prod = load_stack_file("prod", runner.project)
+    assert prod.models[0].blue_green.active_color == "green"
+    service = kubectl_json("-n", prod.namespace, "get", "service", "breast-cancer")
+    assert service["spec"]["selector"]["mlops-kit.io/color"] == "green"
+    assert image_of(prod.namespace, "breast-cancer-green")[0] == dev_image
+
+    # Rollback is a selector flip back to blue, which still runs the previous release.
+    rollback("prod", "breast-cancer", select, log, runner.project)
+    service = kubectl_json("-n", prod.namespace, "get", "service", "breast-cancer")
+    assert service["spec"]["selector"]["mlops-kit.io/color"] == "blue"
+    assert image_of(prod.namespace, "breast-cancer-blue")[0] != dev_image
+
+    for name in ("dev", "staging"):
+        select(name).destroy(on_output=log, color="never")
+    subprocess.run(
+        ["pulumi", "state", "unprotect", "--all", "--yes", "-s", "prod", "--cwd", str(runner.project)],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    select("prod").destroy(on_output=log, color="never")

@@ -1,0 +1,100 @@
+"""Promotion/rollback planning and gate decisions: pure functions, no Pulumi, no cluster."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.automation.gates import Observation, Thresholds, evaluate
+from infra.automation.promotion import PromotionError, Release, plan_promotion, plan_rollback, release_from_outputs
+from infra.config import load_stack_file, parse_stack_config
+
+DIGEST = "127.0.0.1:5000/mlops-kit/serving@sha256:" + "c" * 64
+RELEASE = Release("breast-cancer", DIGEST, "7")
+LIMITS = Thresholds(max_error_rate=0.01, max_p99_seconds=0.5, max_drift_psi=0.25)
+
+
+def test_release_resolves_tags_to_digests_and_keeps_digests():
+    outputs = {"models": {"breast-cancer": {"image": "127.0.0.1:5000/s:1", "modelVersion": "7"}}}
+    release = release_from_outputs(outputs, "breast-cancer", lambda ref: DIGEST)
+    assert release == RELEASE
+    outputs["models"]["breast-cancer"]["image"] = DIGEST
+    assert release_from_outputs(outputs, "breast-cancer", lambda ref: pytest.fail("digest re-resolved")) == RELEASE
+
+
+def test_unknown_model_names_what_exists():
+    with pytest.raises(PromotionError, match=r"exports no model 'x'; it has \['breast-cancer'\]"):
+        release_from_outputs({"models": {"breast-cancer": {}}}, "x", str)
+
+
+def test_canary_promotion_walks_the_weights_with_gates_then_becomes_stable():
+    steps = plan_promotion(load_stack_file("staging"), RELEASE)
+    weights = [s.edits.get("models[0].canary.weight") for s in steps]
+    assert weights == [10, 50, 100, 0]
+    assert all(s.gate_track == "canary" and s.rollback_edits == {"models[0].canary.weight": 0} for s in steps[:3])
+    assert steps[0].edits["models[0].canary.image.ref"] == DIGEST
+    assert steps[-1].edits["models[0].image.ref"] == DIGEST and steps[-1].edits["models[0].modelVersion"] == "7"
+    assert steps[-1].gate_track is None
+
+
+def test_blue_green_promotion_deploys_idle_gates_then_flips_keeping_previous_for_rollback():
+    prod = load_stack_file("prod")
+    deploy, flip = plan_promotion(prod, RELEASE)
+    assert deploy.edits == {"models[0].blueGreen.idleImage.ref": DIGEST, "models[0].blueGreen.idleModelVersion": "7"}
+    assert deploy.gate_track == "preview"
+    assert flip.edits["models[0].blueGreen.activeColor"] == "green"
+    assert flip.edits["models[0].image.ref"] == DIGEST
+    assert flip.edits["models[0].blueGreen.idleImage.ref"] == prod.models[0].image.ref
+
+
+def test_rolling_promotion_is_one_step():
+    [step] = plan_promotion(load_stack_file("dev"), RELEASE)
+    assert step.edits == {"models[0].image.ref": DIGEST, "models[0].modelVersion": "7"}
+
+
+def test_blue_green_rollback_flips_back():
+    cfg = parse_stack_config(
+        {
+            "environment": "prod",
+            "models": [
+                {
+                    "name": "bc",
+                    "modelVersion": "7",
+                    "image": {"ref": DIGEST},
+                    "blueGreen": {
+                        "activeColor": "green",
+                        "idleImage": {"ref": DIGEST.replace("c", "d")},
+                        "idleModelVersion": "6",
+                    },
+                }
+            ],
+        }
+    )
+    step = plan_rollback(cfg, "bc")
+    assert step.edits["models[0].blueGreen.activeColor"] == "blue"
+    assert step.edits["models[0].image.ref"] == DIGEST.replace("c", "d")
+    assert step.edits["models[0].modelVersion"] == "6"
+
+
+def test_rollback_without_a_previous_release_is_refused():
+    with pytest.raises(PromotionError, match="holds no previous release"):
+        plan_rollback(load_stack_file("prod"), "breast-cancer")
+    with pytest.raises(PromotionError, match="rolling strategy"):
+        plan_rollback(load_stack_file("dev"), "breast-cancer")
+    assert plan_rollback(load_stack_file("staging"), "breast-cancer").edits == {"models[0].canary.weight": 0}
+
+
+@pytest.mark.parametrize(
+    ("observed", "passed", "fragment"),
+    [
+        (Observation(0.0, 0.05, 0.01, 5.0), True, "error ratio 0.0000"),
+        (Observation(0.02, 0.05, None, 5.0), False, "error ratio 0.0200 > 0.01"),
+        (Observation(0.0, 0.9, None, 5.0), False, "p99 0.900 s > 0.5 s"),
+        (Observation(0.0, 0.05, 0.4, 5.0), False, "input drift PSI 0.400 > 0.25"),
+        (Observation(None, None, None, None), False, "too little traffic"),
+        (Observation(0.0, None, None, 5.0), False, "no latency series"),
+    ],
+)
+def test_gate_decisions_fail_closed(observed, passed, fragment):
+    result = evaluate(observed, LIMITS)
+    assert result.passed is passed
+    assert fragment in result.describe()
