@@ -9,6 +9,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -174,7 +175,7 @@ def test_pvc_binds_and_pod_runs(kwok_cluster: cluster.ClusterStatus) -> None:
 
 def test_pulumi_up_creates_namespace(kwok_cluster: cluster.ClusterStatus, tmp_path: Path) -> None:
     """The real CLI + Python host + kubernetes provider, with pulumi_docker installed but its plugin absent."""
-    venv = REPO / ".venv"
+    venv = Path(sys.prefix)  # the virtualenv running the tests (pulumi, pulumi_kubernetes, pulumi_docker)
     (tmp_path / "state").mkdir()
     (tmp_path / "Pulumi.yaml").write_text(
         textwrap.dedent(f"""
