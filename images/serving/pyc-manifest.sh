@@ -5,7 +5,7 @@
 #
 # Runs IMAGE with PYTHONPROFILEIMPORTTIME=1 (every process logs every import to stderr), exercises the API
 # (/readyz, /predict with a good and a bad payload, /metrics, /model/, /livez), stops it and writes the sorted module
-# names. The Dockerfile keeps bytecode only for these modules (prune_pyc.py). Re-run after dependency or service
+# names. The Dockerfile keeps bytecode only for these modules (prune_venv.py). Re-run after dependency or service
 # changes; a stale list costs start-up time (in-memory compilation of the missing modules), never correctness.
 set -euo pipefail
 

@@ -6,10 +6,11 @@ Feature values are counted per baseline decile bin: Prometheus then holds exactl
 
 from __future__ import annotations
 
+from typing import Any
+
 import bentoml
 import numpy as np
 
-from services.monitoring.drift import bin_indices
 from services.serving.model_loader import LoadedModel
 
 PREDICTIONS = bentoml.metrics.Counter(
@@ -48,28 +49,77 @@ MODEL_INFO = bentoml.metrics.Gauge(
 
 
 class ModelMetrics:
+    """Counts one predicted batch into the metrics above.
+
+    Called once per adaptive batch, so its cost is shared by every request in it; still, a 16-row batch used to cost
+    ~1.4 ms (30 per-feature numpy calls and up to ~300 `labels()` lookups). Now the bins of all features come from
+    one vectorised comparison, and the label children are resolved once, so a batch costs one `inc()` per class,
+    per feature sum and per non-empty (feature, bin).
+    """
+
     def __init__(self, model: LoadedModel) -> None:
         self.model = model
         self.features = model.baseline["features"] if model.baseline else {}
-        MODEL_INFO.labels(model=model.name, version=model.version, run_id=model.run_id).set(1)
+        name, version = model.name, model.version
+        MODEL_INFO.labels(model=name, version=version, run_id=model.run_id).set(1)
         for feature, stats in self.features.items():
             for index, fraction in enumerate(stats["fractions"]):
-                BASELINE_FRACTION.labels(model=model.name, feature=feature, bin=str(index)).set(fraction)
+                BASELINE_FRACTION.labels(model=name, feature=feature, bin=str(index)).set(fraction)
+
+        self._predictions: dict[Any, Any] = {}  # class label -> counter child, filled on first sight
+        self._sums = [FEATURE_SUM.labels(model=name, feature=f) for f in model.feature_names]
+        # Binned features: model column index, edges padded to one width with +inf (never <= a finite value, and
+        # inputs are finite: io.py rejects NaN/Infinity), so bin = number of edges <= value, as drift.bin_indices() says.
+        binned = [(i, f) for i, f in enumerate(model.feature_names) if f in self.features]
+        self._columns = np.array([i for i, _ in binned], dtype=np.intp)
+        width = max((len(self.features[f]["edges"]) for _, f in binned), default=0)
+        self._n_bins = width + 1
+        self._edges = np.full((len(binned), width), np.inf)
+        for row, (_, f) in enumerate(binned):
+            edges = self.features[f]["edges"]
+            self._edges[row, : len(edges)] = edges
+        self._lo = np.array([self.features[f]["min"] for _, f in binned], dtype=float)
+        self._hi = np.array([self.features[f]["max"] for _, f in binned], dtype=float)
+        self._binned_names = [f for _, f in binned]
+        # Children are created on first use, as before: a series appears once it has counted something.
+        self._bin_children: dict[tuple[int, int], Any] = {}
+        self._range_children: dict[int, Any] = {}
+
+    def _bins(self, values: np.ndarray) -> np.ndarray:
+        """(rows, binned features) matrix of bin indices; `values` holds the binned columns only."""
+        return (values[:, :, None] >= self._edges[None, :, :]).sum(axis=2)
+
+    def _prediction_child(self, label: Any) -> Any:
+        child = self._predictions.get(label)
+        if child is None:
+            child = PREDICTIONS.labels(model=self.model.name, version=self.model.version, label=str(label))
+            self._predictions[label] = child
+        return child
 
     def observe(self, matrix: np.ndarray, labels: np.ndarray) -> None:
-        name = self.model.name
         classes, counts = np.unique(labels, return_counts=True)
-        for label, count in zip(classes, counts, strict=True):
-            PREDICTIONS.labels(model=name, version=self.model.version, label=str(label)).inc(int(count))
-        for column, feature in enumerate(self.model.feature_names):
-            values = matrix[:, column]
-            FEATURE_SUM.labels(model=name, feature=feature).inc(float(values.sum()))
-            stats = self.features.get(feature)
-            if stats is None:
-                continue
-            bins = np.bincount(bin_indices(stats["edges"], values), minlength=len(stats["edges"]) + 1)
-            for index in np.flatnonzero(bins):
-                FEATURE_BIN.labels(model=name, feature=feature, bin=str(index)).inc(int(bins[index]))
-            outside = int(np.count_nonzero((values < stats["min"]) | (values > stats["max"])))
-            if outside:
-                FEATURE_OUT_OF_RANGE.labels(model=name, feature=feature).inc(outside)
+        for label, count in zip(classes.tolist(), counts.tolist(), strict=True):
+            self._prediction_child(label).inc(count)
+        for child, total in zip(self._sums, matrix.sum(axis=0).tolist(), strict=True):
+            child.inc(total)
+        if not len(self._columns):
+            return
+        values = matrix[:, self._columns]
+        bins = self._bins(values)
+        n_features = len(self._columns)
+        counts = np.bincount(
+            (bins + np.arange(n_features) * self._n_bins).ravel(), minlength=n_features * self._n_bins
+        ).reshape(n_features, self._n_bins)
+        for feature, index in zip(*(axis.tolist() for axis in np.nonzero(counts)), strict=True):
+            child = self._bin_children.get((feature, index))
+            if child is None:
+                child = FEATURE_BIN.labels(model=self.model.name, feature=self._binned_names[feature], bin=str(index))
+                self._bin_children[(feature, index)] = child
+            child.inc(int(counts[feature, index]))
+        outside = np.count_nonzero((values < self._lo) | (values > self._hi), axis=0)
+        for feature in np.flatnonzero(outside).tolist():
+            child = self._range_children.get(feature)
+            if child is None:
+                child = FEATURE_OUT_OF_RANGE.labels(model=self.model.name, feature=self._binned_names[feature])
+                self._range_children[feature] = child
+            child.inc(int(outside[feature]))

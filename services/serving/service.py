@@ -27,6 +27,10 @@ from services.serving.model_loader import LoadedModel, load_model
 
 MODEL_NAME = os.environ.get("MODEL_NAME", "breast-cancer")
 MODEL_URI = os.environ.get("MODEL_URI", f"models:/{MODEL_NAME}@champion")
+# Adaptive batching: requests that arrive while a batch runs are merged, up to MAX_BATCH_ROWS rows. BentoML answers
+# 503 for requests it expects to wait longer than MAX_LATENCY_MS, so keep it well above the p99 you accept.
+MAX_BATCH_ROWS = int(os.environ.get("MLOPS_MAX_BATCH_ROWS", "1000"))
+MAX_LATENCY_MS = int(os.environ.get("MLOPS_MAX_LATENCY_MS", "1000"))
 
 # Set once per worker process when the model has loaded; read by the /model app and the header middleware.
 _served: LoadedModel | None = None
@@ -84,29 +88,29 @@ class ModelService:
 
     @bentoml.api(
         batchable=True,
-        max_batch_size=int(os.environ.get("MLOPS_MAX_BATCH_ROWS", "1000")),
-        max_latency_ms=int(os.environ.get("MLOPS_MAX_LATENCY_MS", "1000")),
+        max_batch_size=MAX_BATCH_ROWS,
+        max_latency_ms=MAX_LATENCY_MS,
     )
-    def predict(self, instances: Instances) -> list[dict[str, Any]]:
+    async def predict(self, instances: Instances) -> list[dict[str, Any]]:
         """Predict the class (and its probability) of each row."""
+        # `async`: a batch takes ~0.3 ms of numpy/sklearn, less than a hop to the thread pool and back costs, so it
+        # runs on the event loop. The rows were validated (types, finiteness, feature layout) once, by pydantic, when
+        # the request was parsed; here they are only converted.
         matrix = np.asarray(instances, dtype=float)
         estimator = self.model.estimator
         if self.has_proba:
             proba = estimator.predict_proba(matrix)
             best = proba.argmax(axis=1)
             labels = estimator.classes_[best]
-            confidence = proba[np.arange(len(best)), best]
+            confidence = [None if p != p else p for p in proba[np.arange(len(best)), best].tolist()]  # NaN -> null
         else:
             labels = estimator.predict(matrix)
-            confidence = np.full(len(labels), np.nan)
+            confidence = [None] * len(labels)
         self.metrics.observe(matrix, labels)
-        return [
-            {
-                "label": label.item() if hasattr(label, "item") else label,
-                "probability": None if np.isnan(p) else float(p),
-            }
-            for label, p in zip(labels, confidence, strict=True)
-        ]
+        return [{"label": label, "probability": p} for label, p in zip(labels.tolist(), confidence, strict=True)]
 
 
+# The response's media type is fixed; without this BentoML derives it per response from a freshly generated JSON
+# schema of the return type (~10 % of the CPU per request, measured with py-spy).
+ModelService.apis["predict"].output_spec.media_type = "application/json"
 ModelService.add_asgi_middleware(ModelHeaders)
