@@ -11,6 +11,7 @@ import pulumi_kubernetes as k8s
 from infra.components.model_service import ModelServiceComponent
 from infra.components.monitoring import Monitoring
 from infra.components.namespace import Namespace
+from infra.components.retraining import Retraining
 from infra.components.tracking import Tracking
 from infra.config import ConfigError, StackConfig, TrackingBackend, load_from_pulumi
 from infra.preflight import ClusterUnreachable, check_reachable
@@ -45,6 +46,7 @@ def build_stack(cfg: StackConfig, secrets: dict[str, Any], provider: k8s.Provide
     after_namespace = pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=[namespace]))
     tracking = Tracking("tracking", cfg, secrets.get("postgresPassword"), opts=after_namespace)
     monitoring = Monitoring("monitoring", cfg, secrets.get("grafanaAdminPassword"), opts=after_namespace)
+    retraining = Retraining("retraining", cfg, opts=after_namespace)
     models = {
         model.name: ModelServiceComponent(f"model-{model.name}", cfg, model, opts=after_namespace)
         for model in cfg.models
@@ -55,6 +57,7 @@ def build_stack(cfg: StackConfig, secrets: dict[str, Any], provider: k8s.Provide
         "mlflowUrl": tracking.url,
         "prometheusUrl": monitoring.prometheus_url,
         "grafanaUrl": monitoring.grafana_url,
+        "retrainingSchedule": retraining.schedule,
         "models": {
             name: {
                 "image": component.image,

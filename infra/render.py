@@ -17,6 +17,7 @@ from infra.manifests.common import Manifest
 from infra.manifests.model_service import model_service_manifests
 from infra.manifests.monitoring import monitoring_manifests
 from infra.manifests.namespace import namespace_manifests
+from infra.manifests.retraining import retraining_manifests
 from infra.manifests.tracking import tracking_manifests
 
 
@@ -37,6 +38,7 @@ def stack_manifests(cfg: StackConfig) -> list[Manifest]:
     objects = namespace_manifests(cfg)
     objects += tracking_manifests(cfg, secret_marker("postgresPassword"))
     objects += monitoring_manifests(cfg, secret_marker("grafanaAdminPassword"))
+    objects += retraining_manifests(cfg)
     for model in cfg.models:
         primary = _image_for_review(model.image, model)
         candidate_config = model.canary.image if model.strategy == "canary" else model.blue_green.idle_image

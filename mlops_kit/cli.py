@@ -35,6 +35,8 @@ def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
     lines = []
     for problem in exc.errors(include_url=False):
         where = ".".join(str(p) for p in problem["loc"]) or "<root>"
+        if prefix == "--":  # CLI options are spelled with dashes
+            where = where.replace("_", "-")
         given = f" (got {problem['input']!r})" if "input" in problem and not isinstance(problem["input"], dict) else ""
         lines.append(f"  {prefix}{where}: {problem['msg']}{given}")
     return "invalid configuration:\n" + "\n".join(lines)
@@ -280,6 +282,39 @@ def rollback(
     except (PromotionError, ConfigError, stacks.StackError) as exc:
         raise fail(str(exc), code=1) from None
     console.print(f"[green]✓[/] {target}: {step.description}")
+
+
+@app.command()
+def retrain(
+    stack: Annotated[
+        str, typer.Option("--stack", "-s", help="Environment whose retraining CronJob to run now.")
+    ] = "dev",
+    model: Annotated[str, typer.Option(help="Registered model name.")] = "breast-cancer",
+) -> None:
+    """Start a retraining Job now from the stack's CronJob (the runbook of the drift alert)."""
+    import subprocess
+    import time
+
+    from infra.config import ConfigError, load_stack_file
+    from infra.manifests.retraining import cronjob_name
+    from infra.preflight import ClusterUnreachable, check_reachable
+
+    try:
+        cfg = load_stack_file(stack)
+        kubeconfig = check_reachable(cfg.cluster.kubeconfig, cfg.cluster.context)
+    except (ConfigError, ClusterUnreachable) as exc:
+        raise fail(str(exc), code=1) from None
+    if model not in {m.model_name for m in cfg.models}:
+        raise fail(f"stack {stack!r} serves no model {model!r}; it serves {sorted({m.model_name for m in cfg.models})}")
+    job = f"{cronjob_name(model)}-manual-{int(time.time())}"
+    command = ["kubectl", "--kubeconfig", str(kubeconfig), "-n", cfg.namespace, "create", "job", job,
+               f"--from=cronjob/{cronjob_name(model)}"]  # fmt: skip
+    if cfg.cluster.context:
+        command[1:1] = ["--context", cfg.cluster.context]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise fail(f"could not start the retraining job: {done.stderr.strip()}", code=1)
+    console.print(f"started job {job} in {cfg.namespace}: kubectl -n {cfg.namespace} logs -f job/{job}")
 
 
 @app.command()

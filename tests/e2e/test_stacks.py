@@ -19,8 +19,8 @@ from mlops_kit import cluster
 
 pytestmark = pytest.mark.e2e
 
-# The stack itself, the Kubernetes provider and the four platform components come on top of the Kubernetes objects.
-NON_OBJECT_RESOURCES = 1 + 1 + 4
+# The stack itself, the Kubernetes provider and the five platform components come on top of the Kubernetes objects.
+NON_OBJECT_RESOURCES = 1 + 1 + 5
 CONTEXT = cluster.kubeconfig_context()
 
 

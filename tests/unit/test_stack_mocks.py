@@ -47,6 +47,7 @@ def test_each_environment_registers_every_component(mocks, stack):
         "mlops-kit:platform:Tracking",
         "mlops-kit:platform:Monitoring",
         "mlops-kit:platform:ModelService",
+        "mlops-kit:platform:Retraining",
     }
     assert exported["namespace"] == cfg.namespace
     assert exported["mlflow"] == f"http://mlflow.{cfg.namespace}.svc:5000"
