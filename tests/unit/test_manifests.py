@@ -165,5 +165,5 @@ def test_retraining_can_be_switched_off():
 def test_bad_cron_schedule_names_the_key():
     from infra.config import ConfigError
 
-    with pytest.raises(ConfigError, match="mlops-kit:retraining.schedule"):
+    with pytest.raises(ConfigError, match=r"mlops-kit:retraining\.schedule"):
         parse_stack_config({"environment": "dev", "retraining": {"schedule": "every monday"}})
