@@ -71,6 +71,25 @@ def select_stack(name: str, state_dir: Path | None = None, ensure_secrets: bool 
     return stack
 
 
+def scratch_project(destination: Path, stacks: tuple[str, ...] = ("dev", "staging", "prod")) -> Path:
+    """A throwaway project dir whose `infra/` links to the repo's: config edits there never touch committed files.
+    Used by the e2e tests and the deploy benchmark."""
+    import shutil
+
+    import yaml
+
+    destination.mkdir(parents=True, exist_ok=True)
+    settings = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    settings["runtime"]["options"]["virtualenv"] = str(ROOT / ".venv")
+    (destination / "Pulumi.yaml").write_text(yaml.safe_dump(settings))
+    link = destination / "infra"
+    if not link.exists():
+        link.symlink_to(ROOT / "infra")
+    for stack in stacks:
+        shutil.copy(ROOT / f"Pulumi.{stack}.yaml", destination / f"Pulumi.{stack}.yaml")
+    return destination
+
+
 def outputs(stack) -> dict[str, Any]:
     return {k: v.value for k, v in stack.outputs().items()}
 

@@ -7,11 +7,9 @@ never rewrites the committed Pulumi.<env>.yaml files, and state lives in a throw
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from mlops_kit import cluster, stacks
 
@@ -30,13 +28,7 @@ def local_cluster():
 
 @pytest.fixture(scope="session")
 def project(tmp_path_factory, local_cluster) -> Path:
-    work = tmp_path_factory.mktemp("project")
-    settings = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
-    settings["runtime"]["options"]["virtualenv"] = str(REPO / ".venv")
-    (work / "Pulumi.yaml").write_text(yaml.safe_dump(settings))
-    (work / "infra").symlink_to(REPO / "infra")
-    for stack in ("dev", "staging", "prod"):
-        shutil.copy(REPO / f"Pulumi.{stack}.yaml", work / f"Pulumi.{stack}.yaml")
+    work = stacks.scratch_project(tmp_path_factory.mktemp("project"))
     os.environ["PULUMI_BACKEND_URL"] = f"file://{tmp_path_factory.mktemp('backend')}"
     os.environ["PULUMI_CONFIG_PASSPHRASE"] = "e2e-only"
     return work
