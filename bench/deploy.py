@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +41,7 @@ def timed(label: str, action, results: dict) -> None:
 def baseline_project(work: Path) -> Path:
     (work / "baseline").mkdir(parents=True)
     (work / "baseline" / "__main__.py").write_text(
-        "import sys; sys.path.insert(0, %r)\n" % str(ROOT)
+        f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
         + BASELINE_PROGRAM.format(context=cluster.kubeconfig_context())
     )
     (work / "Pulumi.yaml").write_text(
@@ -72,10 +73,10 @@ def main() -> None:
                 "dev" if label == "dev" else "bench", work_dir=work, ensure_secrets=label == "dev"
             )
             stack.preview(on_output=quiet)  # first preview warms plugin and module caches
-            timed(f"{label}: preview (warm)", lambda: stack.preview(on_output=quiet), results)
-            timed(f"{label}: up from empty", lambda: stack.up(on_output=quiet), results)
-            timed(f"{label}: up, no changes", lambda: stack.up(on_output=quiet), results)
-            timed(f"{label}: destroy", lambda: stack.destroy(on_output=quiet), results)
+            timed(f"{label}: preview (warm)", partial(stack.preview, on_output=quiet), results)
+            timed(f"{label}: up from empty", partial(stack.up, on_output=quiet), results)
+            timed(f"{label}: up, no changes", partial(stack.up, on_output=quiet), results)
+            timed(f"{label}: destroy", partial(stack.destroy, on_output=quiet), results)
     print("ratios (dev stack / one-Namespace baseline)")
     for step in ("preview (warm)", "up from empty", "up, no changes", "destroy"):
         print(f"  {step:<32} {results[f'dev: {step}'] / results[f'baseline: {step}']:>7.2f}x")
