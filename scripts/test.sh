@@ -22,6 +22,7 @@ if needs integration; then
   bash scripts/promtool.sh >/dev/null
 fi
 if needs e2e; then
+  bash scripts/base-image.sh >/dev/null   # promotion e2e pushes an image to resolve a real registry digest
   bash tools/build-toolchain.sh
 fi
 
