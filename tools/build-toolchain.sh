@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016  # the version checks are single-quoted on purpose: step() evals them
 # Builds the offline toolchain (Pulumi CLI + Python host + Kubernetes provider, a kwok control plane) from Go modules
 # into ${MLOPS_KIT_CACHE:-$HOME/.cache/mlops-kit}/toolchain. Only steps whose output is missing or stale are run, so a
 # warm run takes seconds. See tools/README.md.
@@ -46,7 +47,8 @@ if [ -z "$GO" ]; then
   if command -v go >/dev/null 2>&1; then GO=$(command -v go); elif [ -x /usr/local/go/bin/go ]; then GO=/usr/local/go/bin/go; fi
 fi
 [ -n "$GO" ] || die "no Go toolchain found" "install Go >= $GO_MIN (machines here have it at /usr/local/go/bin/go) or set GO=/path/to/go"
-export PATH="$(dirname "$GO"):$PATH"
+PATH="$(dirname "$GO"):$PATH"
+export PATH
 GOV=$("$GO" env GOVERSION | sed 's/^go//')
 if [ "$(printf '%s\n%s\n' "$GO_MIN" "$GOV" | sort -V | head -1)" != "$GO_MIN" ]; then
   die "Go $GOV is too old: the pinned modules need Go >= $GO_MIN" "install a newer Go or set GO=/path/to/go"
@@ -117,7 +119,8 @@ step() {
     say "$tag: up to date"
     return 0
   fi
-  local log=$LOGS/$name.log s=$(date +%s)
+  local log=$LOGS/$name.log s
+  s=$(date +%s)
   say "$tag: building (log: $log)"
   # Run in the background and print a heartbeat, so CI logs show progress during long compiles.
   ( set -euo pipefail; $fn ) >"$log" 2>&1 &
