@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     --force) FORCE=1 ;;
     --only) ONLY=,$2,; shift ;;
-    -h|--help) sed -n '3,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '3,9p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
   shift

@@ -48,6 +48,8 @@ type host struct {
 }
 
 func main() {
+	// Flags the engine may pass: --tracing URL (accepted, ignored); --logtostderr and -v=N (--logflow) are already
+	// registered by glog, which the sdk imports.
 	flag.String("tracing", "", "ignored (accepted for compatibility with the upstream host)")
 	flag.String("root", "", "ignored (accepted for compatibility with the upstream host)")
 	flag.Bool("version", false, "print the version and exit")
