@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,6 @@ def environment(state_dir: Path | None = None) -> dict[str, str]:
 
 
 def _check_cli(env: dict[str, str]) -> None:
-    import shutil
-
     if shutil.which("pulumi", path=env["PATH"]) is None:
         raise StackError(
             "the Pulumi CLI was not found: build the offline toolchain with `make toolchain` "
@@ -71,11 +70,11 @@ def select_stack(name: str, state_dir: Path | None = None, ensure_secrets: bool 
     return stack
 
 
-def scratch_project(destination: Path, stacks: tuple[str, ...] = ("dev", "staging", "prod")) -> Path:
+def scratch_project(
+    destination: Path, stacks: tuple[str, ...] = ("dev", "staging", "prod"), context: str | None = None
+) -> Path:
     """A throwaway project dir whose `infra/` links to the repo's: config edits there never touch committed files.
-    Used by the e2e tests and the deploy benchmark."""
-    import shutil
-
+    `context` points every stack at another cluster. Used by the e2e tests and the deploy benchmark."""
     import yaml
 
     destination.mkdir(parents=True, exist_ok=True)
@@ -86,7 +85,10 @@ def scratch_project(destination: Path, stacks: tuple[str, ...] = ("dev", "stagin
     if not link.exists():
         link.symlink_to(ROOT / "infra")
     for stack in stacks:
-        shutil.copy(ROOT / f"Pulumi.{stack}.yaml", destination / f"Pulumi.{stack}.yaml")
+        document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+        if context:
+            document["config"]["mlops-kit:cluster"] = {"context": context}
+        (destination / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
     return destination
 
 

@@ -14,7 +14,9 @@ import pytest
 from mlops_kit import cluster, stacks
 
 REPO = Path(__file__).resolve().parents[2]
-CLUSTER_NAME = "mlops-kit"
+# A cluster of its own, so the suite never touches the one `make up` deploys to.
+CLUSTER_NAME = "mlops-kit-e2e"
+CONTEXT = cluster.kubeconfig_context(CLUSTER_NAME)
 
 
 @pytest.fixture(scope="session")
@@ -28,10 +30,33 @@ def local_cluster():
 
 @pytest.fixture(scope="session")
 def project(tmp_path_factory, local_cluster) -> Path:
-    work = stacks.scratch_project(tmp_path_factory.mktemp("project"))
+    work = stacks.scratch_project(tmp_path_factory.mktemp("project"), context=CONTEXT)
     os.environ["PULUMI_BACKEND_URL"] = f"file://{tmp_path_factory.mktemp('backend')}"
     os.environ["PULUMI_CONFIG_PASSPHRASE"] = "e2e-only"
     return work
+
+
+def kubectl_json(*args: str) -> dict:
+    import json
+    import subprocess
+
+    done = subprocess.run(
+        ["kubectl", "--kubeconfig", str(cluster.kubeconfig_path()), "--context", CONTEXT, *args, "-o", "json"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
+    return json.loads(done.stdout)
+
+
+@pytest.fixture
+def kubectl():
+    """`kubectl(*args)` → parsed JSON, against the e2e cluster's context."""
+    return kubectl_json
+
+
+@pytest.fixture
+def kube_context() -> str:
+    return CONTEXT
 
 
 class StackRunner:

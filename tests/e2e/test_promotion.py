@@ -7,7 +7,6 @@ what each step does to the stacks and to the cluster.
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from infra.automation.gates import Observation
 from infra.automation.promotion import PromotionError
 from infra.automation.run import promote, resolve_digest, rollback
 from infra.config import load_stack_file
-from mlops_kit import cluster
 
 pytestmark = pytest.mark.e2e
 
@@ -52,20 +50,12 @@ def dev_image() -> str:
     return resolve_digest(reference)
 
 
-def kubectl_json(*args: str) -> dict:
-    out = subprocess.run(
-        ["kubectl", "--kubeconfig", str(cluster.kubeconfig_path()), "--context", cluster.kubeconfig_context(), *args, "-o", "json"],
-        capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    return json.loads(out.stdout)
-
-
-def image_of(namespace: str, deployment: str) -> tuple[str, int]:
-    item = kubectl_json("-n", namespace, "get", "deployment", deployment)
+def image_of(kubectl, namespace: str, deployment: str) -> tuple[str, int]:
+    item = kubectl("-n", namespace, "get", "deployment", deployment)
     return item["spec"]["template"]["spec"]["containers"][0]["image"], item["spec"].get("replicas", 0)
 
 
-def test_promotion_through_canary_and_blue_green_then_rollback(runner, dev_image):
+def test_promotion_through_canary_and_blue_green_then_rollback(runner, dev_image, kubectl):
     select = runner.select
     log = runner.printer
     select("dev").up(on_output=log, color="never")
@@ -75,7 +65,7 @@ def test_promotion_through_canary_and_blue_green_then_rollback(runner, dev_image
         promote("dev", "staging", "breast-cancer", select, ScriptedObserver(FAILING), log, runner.project)
     staging = load_stack_file("staging", runner.project)
     assert staging.models[0].canary.weight == 0
-    _, canary_replicas = image_of(staging.namespace, "breast-cancer-canary")
+    _, canary_replicas = image_of(kubectl, staging.namespace, "breast-cancer-canary")
     assert canary_replicas == 0
 
     # Healthy gates: 10 → 50 → 100, then the canary image becomes the stable image.
@@ -85,7 +75,7 @@ def test_promotion_through_canary_and_blue_green_then_rollback(runner, dev_image
     assert [c[2] for c in observer.calls] == ["canary", "canary", "canary"]
     staging = load_stack_file("staging", runner.project)
     assert staging.models[0].image.ref == dev_image and staging.models[0].canary.weight == 0
-    stable_image, stable_replicas = image_of(staging.namespace, "breast-cancer-stable")
+    stable_image, stable_replicas = image_of(kubectl, staging.namespace, "breast-cancer-stable")
     assert stable_image == dev_image and stable_replicas >= 1
 
     # staging → prod: deploy to the idle colour, gate through the preview track, flip.
@@ -94,15 +84,15 @@ def test_promotion_through_canary_and_blue_green_then_rollback(runner, dev_image
     assert [c[2] for c in observer.calls] == ["preview"]
     prod = load_stack_file("prod", runner.project)
     assert prod.models[0].blue_green.active_color == "green"
-    service = kubectl_json("-n", prod.namespace, "get", "service", "breast-cancer")
+    service = kubectl("-n", prod.namespace, "get", "service", "breast-cancer")
     assert service["spec"]["selector"]["mlops-kit.io/color"] == "green"
-    assert image_of(prod.namespace, "breast-cancer-green")[0] == dev_image
+    assert image_of(kubectl, prod.namespace, "breast-cancer-green")[0] == dev_image
 
     # Rollback is a selector flip back to blue, which still runs the previous release.
     rollback("prod", "breast-cancer", select, log, runner.project)
-    service = kubectl_json("-n", prod.namespace, "get", "service", "breast-cancer")
+    service = kubectl("-n", prod.namespace, "get", "service", "breast-cancer")
     assert service["spec"]["selector"]["mlops-kit.io/color"] == "blue"
-    assert image_of(prod.namespace, "breast-cancer-blue")[0] != dev_image
+    assert image_of(kubectl, prod.namespace, "breast-cancer-blue")[0] != dev_image
 
     for name in ("dev", "staging"):
         select(name).destroy(on_output=log, color="never")

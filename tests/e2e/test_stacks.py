@@ -21,15 +21,6 @@ pytestmark = pytest.mark.e2e
 
 # The stack itself, the Kubernetes provider and the five platform components come on top of the Kubernetes objects.
 NON_OBJECT_RESOURCES = 1 + 1 + 5
-CONTEXT = cluster.kubeconfig_context()
-
-
-def kubectl(*args: str) -> dict:
-    out = subprocess.run(
-        ["kubectl", "--kubeconfig", str(cluster.kubeconfig_path()), "--context", CONTEXT, *args, "-o", "json"],
-        capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    return json.loads(out.stdout)
 
 
 def expected_objects(stack: str) -> int:
@@ -45,7 +36,7 @@ def test_preview_plans_every_object(runner, name):
     )
 
 
-def test_dev_up_is_ready_idempotent_updatable_and_destroyable(runner):
+def test_dev_up_is_ready_idempotent_updatable_and_destroyable(runner, kubectl, kube_context):
     stack = runner.select("dev")
     namespace = load_stack_file("dev").namespace
     up = stack.up(on_output=runner.printer, color="never")
@@ -83,7 +74,7 @@ def test_dev_up_is_ready_idempotent_updatable_and_destroyable(runner):
     stack.destroy(on_output=runner.printer, color="never")
     assert stack.export_stack().deployment.get("resources") in (None, [])
     remaining = subprocess.run(
-        ["kubectl", "--kubeconfig", str(cluster.kubeconfig_path()), "--context", CONTEXT, "get", "namespace", namespace],
+        ["kubectl", "--kubeconfig", str(cluster.kubeconfig_path()), "--context", kube_context, "get", "namespace", namespace],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert remaining.returncode != 0 or '"Terminating"' in remaining.stdout
@@ -102,7 +93,7 @@ def test_prod_refuses_to_destroy_protected_state(runner):
     stack.destroy(on_output=runner.printer, color="never")
 
 
-def test_unreachable_context_fails_fast_and_creates_nothing(runner):
+def test_unreachable_context_fails_fast_and_creates_nothing(runner, kube_context):
     stack = runner.select("staging")
     stack.set_config("cluster", auto.ConfigValue('{"context": "no-such-cluster"}'))
     try:
@@ -111,4 +102,4 @@ def test_unreachable_context_fails_fast_and_creates_nothing(runner):
         assert "kubeconfig context 'no-such-cluster'" in str(info.value)
         assert stack.export_stack().deployment.get("resources") in (None, [])
     finally:
-        stack.set_config("cluster", auto.ConfigValue('{"context": "kwok-mlops-kit"}'))
+        stack.set_config("cluster", auto.ConfigValue(json.dumps({"context": kube_context})))
