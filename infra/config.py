@@ -136,12 +136,26 @@ class Autoscaling(Model):
 
 
 class ImageBuild(Model):
-    """Build the serving image from the bento with pulumi-docker (dev), push it to `registry`."""
+    """Build the serving image with pulumi-docker (dev) from the context `images/serving/stage.sh` prepares (code,
+    wheelhouse and the exported model side by side: the repository root is not a valid context), push to `registry`."""
 
-    context: str = "."
-    dockerfile: str = "images/serving/Dockerfile"
+    context: str = Field(
+        "${MLOPS_KIT_CACHE}/build/serving-context", description="Staged build context; env vars expand."
+    )
+    dockerfile: str | None = Field(None, description="Defaults to <context>/Dockerfile.")
     registry: str = "127.0.0.1:5000"
     repository: str = "mlops-kit/serving"
+
+    def resolved_context(self) -> str:
+        import os
+
+        cache = os.environ.get("MLOPS_KIT_CACHE", os.path.expanduser("~/.cache/mlops-kit"))
+        return os.path.expanduser(os.path.expandvars(self.context.replace("${MLOPS_KIT_CACHE}", cache)))
+
+    def resolved_dockerfile(self) -> str:
+        import os
+
+        return self.dockerfile or os.path.join(self.resolved_context(), "Dockerfile")
 
 
 class Image(Model):

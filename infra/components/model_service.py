@@ -22,8 +22,8 @@ def resolve_image(resource_name: str, image: Image, model: ModelService, parent:
         resource_name,
         image_name=f"{build.registry}/{build.repository}:{model.name}-{tag}",
         build=docker.DockerBuildArgs(
-            context=build.context,
-            dockerfile=build.dockerfile,
+            context=build.resolved_context(),
+            dockerfile=build.resolved_dockerfile(),
             platform="linux/amd64",
             args={"MODEL_NAME": model.model_name, "MODEL_VERSION": model.model_version},
         ),

@@ -83,13 +83,26 @@ def test_prod_is_blue_green_with_preview_service(mocks):
     assert exported["models"]["breast-cancer"]["rollout"]["activeColor"] == "blue"
 
 
+def test_default_build_context_is_the_staged_one(monkeypatch):
+    from infra.config import ImageBuild
+
+    monkeypatch.setenv("MLOPS_KIT_CACHE", "/cache")
+    assert ImageBuild().resolved_context() == "/cache/build/serving-context"
+    assert ImageBuild().resolved_dockerfile() == "/cache/build/serving-context/Dockerfile"
+
+
 def test_built_image_is_referenced_by_digest(mocks):
     cfg = parse_stack_config(
-        {"environment": "dev", "models": [{"name": "bc", "modelVersion": "3", "image": {"build": {"context": "."}}}]}
+        {
+            "environment": "dev",
+            "models": [{"name": "bc", "modelVersion": "3", "image": {"build": {"context": "/tmp/serving-context"}}}],
+        }
     )
     exported = deploy(cfg)
     [image] = mocks.of_kind("Image")
     assert image.inputs["imageName"] == "127.0.0.1:5000/mlops-kit/serving:bc-3"
+    assert image.inputs["build"]["context"] == "/tmp/serving-context"
+    assert image.inputs["build"]["dockerfile"] == "/tmp/serving-context/Dockerfile"
     assert exported["models"]["bc"]["image"] == f"127.0.0.1:5000/mlops-kit/serving@sha256:{'ab' * 32}"
     [deployment] = [c for c in mocks.of_kind("Deployment") if c.name == "deployment-bc"]
     assert deployment.inputs["spec"]["template"]["spec"]["containers"][0]["image"].endswith("@sha256:" + "ab" * 32)
