@@ -8,7 +8,6 @@ what each step does to the stacks and to the cluster.
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -33,17 +32,12 @@ class ScriptedObserver:
         return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
 
 
-def docker() -> str:
-    client = Path.home() / ".cache" / "mlops-kit" / "docker-client"
-    return client.read_text().strip() if client.is_file() else "docker"
-
-
 @pytest.fixture(scope="module")
-def dev_image() -> str:
+def dev_image(docker) -> str:
     """Push an image under the tag the dev stack names, so promotion resolves a real registry digest."""
     reference = load_stack_file("dev").models[0].image.ref
     for args in (["tag", "mlops-kit/base:bookworm", reference], ["push", reference]):
-        done = subprocess.run([docker(), *args], capture_output=True, text=True, timeout=300)
+        done = subprocess.run([docker, *args], capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, (
             f"docker {' '.join(args)}: {done.stderr[-2000:]} (run bash scripts/docker-engine.sh, scripts/base-image.sh, scripts/registry.sh)"
         )

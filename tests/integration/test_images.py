@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import subprocess
 import time
 import urllib.error
@@ -22,7 +21,6 @@ import pytest
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-CACHE = Path(os.environ.get("MLOPS_KIT_CACHE", Path.home() / ".cache" / "mlops-kit"))
 REGISTRY = os.environ.get("MLOPS_KIT_REGISTRY", "127.0.0.1:5000")
 APP_UID = 10001
 
@@ -43,20 +41,6 @@ def _http(url: str, *, method: str = "GET", body: dict | None = None, headers: d
         req.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(req, timeout=timeout) as resp:
         return resp.status, dict(resp.headers), resp.read()
-
-
-@pytest.fixture(scope="session")
-def docker() -> str:
-    """Path of the docker client chosen by scripts/docker-engine.sh (Debian's, which has BuildKit)."""
-    hint = "the Docker engine is not available: run `bash scripts/docker-engine.sh` first"
-    recorded = CACHE / "docker-client"
-    client = recorded.read_text().strip() if recorded.exists() else shutil.which("docker")
-    if not client or not Path(client).exists():
-        pytest.fail(f"no docker client found; {hint}", pytrace=False)
-    info = subprocess.run([client, "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True)
-    if info.returncode != 0:
-        pytest.fail(f"`{client} info` failed ({info.stderr.strip()[:300]}); {hint}", pytrace=False)
-    return client
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import subprocess
 import threading
 import time
@@ -27,7 +26,6 @@ from services.training.config import TrainingConfig
 from services.training.pipeline import run_training
 
 ROOT = Path(__file__).resolve().parents[2]
-CACHE = Path(os.environ.get("MLOPS_KIT_CACHE", Path.home() / ".cache" / "mlops-kit"))
 REGISTRY = os.environ.get("MLOPS_KIT_REGISTRY", "127.0.0.1:5000")
 MODEL = "served-image"
 APP_UID = "10001"
@@ -42,19 +40,6 @@ def _run(*args: str, timeout: float = 300, check: bool = True, env: dict | None 
             f"{' '.join(args)} -> exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
         )
     return proc
-
-
-@pytest.fixture(scope="session")
-def docker() -> str:
-    hint = "the Docker engine is not available: run `bash scripts/docker-engine.sh` first"
-    recorded = CACHE / "docker-client"
-    client = recorded.read_text().strip() if recorded.exists() else shutil.which("docker")
-    if not client or not Path(client).exists():
-        pytest.fail(f"no docker client found; {hint}", pytrace=False)
-    info = subprocess.run([client, "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True)
-    if info.returncode != 0:
-        pytest.fail(f"`{client} info` failed ({info.stderr.strip()[:300]}); {hint}", pytrace=False)
-    return client
 
 
 @pytest.fixture(scope="session")

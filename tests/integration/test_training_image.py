@@ -12,15 +12,8 @@ from mlflow import MlflowClient
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def docker() -> str:
-    client = Path.home() / ".cache" / "mlops-kit" / "docker-client"
-    if not client.is_file():
-        pytest.fail("no docker client recorded: run `bash scripts/docker-engine.sh`")
-    return client.read_text().strip()
-
-
 @pytest.fixture(scope="module")
-def training_image() -> str:
+def training_image(docker) -> str:
     built = subprocess.run(
         ["bash", str(ROOT / "images/build.sh"), "training"], capture_output=True, text=True, timeout=1800
     )
@@ -28,16 +21,16 @@ def training_image() -> str:
     return built.stdout.strip().splitlines()[-1]
 
 
-def run(image: str, *args: str) -> subprocess.CompletedProcess:
+def run(docker: str, image: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [docker(), "run", "--rm", "--network", "host", "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
+        [docker, "run", "--rm", "--network", "host", "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
          "--security-opt", "no-new-privileges", image, *args],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
 
 
-def test_training_image_registers_a_gated_model(training_image, tracking_uri):
-    done = run(training_image, "train", "--model-name", "from-image", "--json", "--tracking-uri", tracking_uri)
+def test_training_image_registers_a_gated_model(docker, training_image, tracking_uri):
+    done = run(docker, training_image, "train", "--model-name", "from-image", "--json", "--tracking-uri", tracking_uri)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout[done.stdout.index("{") :])
     assert result["alias"] == "champion"
@@ -45,9 +38,9 @@ def test_training_image_registers_a_gated_model(training_image, tracking_uri):
     assert version.version == result["model_version"]
 
 
-def test_training_image_runs_as_non_root(training_image):
+def test_training_image_runs_as_non_root(docker, training_image):
     done = subprocess.run(
-        [docker(), "run", "--rm", "--entrypoint", "id", training_image, "-u"],
+        [docker, "run", "--rm", "--entrypoint", "id", training_image, "-u"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -55,7 +48,7 @@ def test_training_image_runs_as_non_root(training_image):
     assert done.stdout.strip() == "10001"
 
 
-def test_training_image_reports_bad_arguments_without_traceback(training_image):
-    done = run(training_image, "train", "--gate-metric", "mse")
+def test_training_image_reports_bad_arguments_without_traceback(docker, training_image):
+    done = run(docker, training_image, "train", "--gate-metric", "mse")
     assert done.returncode == 2
     assert "--gate-metric: Input should be" in done.stderr and "Traceback" not in done.stderr
