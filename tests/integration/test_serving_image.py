@@ -19,11 +19,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from sklearn.datasets import load_breast_cancer
 
 from services.training.config import TrainingConfig
 from services.training.pipeline import run_training
+from tests.integration.serving_contract import (
+    BAD_PAYLOADS,
+    assert_bad_payload_rejected,
+    assert_batch_of_named_rows_is_accurate,
+    assert_single_row_prediction,
+    metric_total,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = os.environ.get("MLOPS_KIT_REGISTRY", "127.0.0.1:5000")
@@ -177,22 +183,11 @@ def test_published_on_loopback_only(container):
 
 
 def test_single_row_prediction(client, dataset, trained):
-    response = client.post("/predict", json={"instances": [dataset.data.iloc[0].tolist()]})
-    assert response.status_code == 200, response.text
-    [prediction] = response.json()
-    assert prediction["label"] == int(dataset.target.iloc[0])
-    assert 0.5 <= prediction["probability"] <= 1.0
-    assert response.headers["x-model-name"] == MODEL
-    assert response.headers["x-model-version"] == trained.model_version
+    assert_single_row_prediction(client, dataset, MODEL, trained.model_version)
 
 
 def test_batch_prediction(client, dataset):
-    rows = dataset.data.iloc[:64].to_dict(orient="records")
-    response = client.post("/predict", json={"instances": rows})
-    assert response.status_code == 200, response.text
-    labels = [p["label"] for p in response.json()]
-    accuracy = sum(int(a == b) for a, b in zip(labels, dataset.target.iloc[:64], strict=True)) / 64
-    assert accuracy > 0.9
+    assert_batch_of_named_rows_is_accurate(client, dataset)
 
 
 def test_model_endpoint_reads_the_baked_model(client, trained):
@@ -204,10 +199,7 @@ def test_model_endpoint_reads_the_baked_model(client, trained):
 
 def test_metrics_and_health(client, dataset):
     assert client.post("/predict", json={"instances": dataset.data.iloc[:5].values.tolist()}).status_code == 200
-    text = client.get("/metrics").text
-    samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
-    predicted = sum(s.value for s in samples if s.name == "mlops_predictions_total" and s.labels["model"] == MODEL)
-    assert predicted >= 5
+    assert metric_total(client, "mlops_predictions_total", model=MODEL) >= 5
     assert client.get("/readyz").status_code == 200
     assert client.get("/livez").status_code == 200
 
@@ -227,22 +219,9 @@ def test_root_filesystem_is_read_only(docker, container):
     assert write.returncode != 0
 
 
-BAD_PAYLOADS = [
-    ("malformed JSON", b'{"instances": [[1,', "Invalid JSON"),
-    ("wrong feature count", b'{"instances": [[1.0, 2.0]]}', "expected 30 feature values"),
-    ("NaN", b'{"instances": [[NaN' + b", 1.0" * 29 + b"]]}", "finite number"),
-    ("string value", b'{"instances": [["1.0"' + b", 1.0" * 29 + b"]]}", "valid number"),
-    ("empty batch", b'{"instances": []}', "at least 1 item"),
-    ("unknown feature", b'{"instances": [{"radius": 1.0}]}', "unknown feature(s) 'radius'"),
-    ("missing field", b'{"rows": [[1.0]]}', "instances"),
-]
-
-
 def test_bad_payloads_get_400_and_the_container_keeps_serving(docker, container, client, dataset):
     for case, body, fragment in BAD_PAYLOADS:
-        response = client.post("/predict", content=body, headers={"content-type": "application/json"})
-        assert response.status_code == 400, f"{case}: {response.status_code} {response.text}"
-        assert fragment in response.text, f"{case}: {response.text}"
+        assert_bad_payload_rejected(client, case, body, fragment)
     assert _run(docker, "inspect", "-f", "{{.State.Running}}", container.name).stdout.strip() == "true"
     response = client.post("/predict", json={"instances": [dataset.data.iloc[1].tolist()]})
     assert response.status_code == 200
