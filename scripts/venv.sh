@@ -10,15 +10,15 @@ if [[ -x .venv/bin/python && -f $STAMP && "$(cat $STAMP)" == "$want" ]]; then
   echo "[venv] up to date (.venv matches requirements.lock)"
   exit 0
 fi
-UV="$(command -v uv || true)"
-if [[ -z "$UV" ]]; then
+# `python3 -m uv` works wherever pip put uv (pyenv, user site, system), with no PATH or shim to refresh.
+if ! python3 -m uv --version >/dev/null 2>&1; then
   echo "[venv] installing uv from PyPI"
   python3 -m pip install -q --disable-pip-version-check uv==0.13.8
-  UV="$(command -v uv || echo "$(python3 -m site --user-base)/bin/uv")"
 fi
+uv() { python3 -m uv "$@"; }
 start=$(date +%s)
-[[ -x .venv/bin/python ]] || "$UV" venv -q --python 3.11 .venv
-VIRTUAL_ENV="$ROOT/.venv" "$UV" pip sync -q requirements.lock
-VIRTUAL_ENV="$ROOT/.venv" "$UV" pip install -q --no-deps -e .
+[[ -x .venv/bin/python ]] || uv venv -q --python 3.11 .venv
+VIRTUAL_ENV="$ROOT/.venv" uv pip sync -q requirements.lock
+VIRTUAL_ENV="$ROOT/.venv" uv pip install -q --no-deps -e .
 echo "$want" > $STAMP
 echo "[venv] ready in $(( $(date +%s) - start )) s: $ROOT/.venv"
