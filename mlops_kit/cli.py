@@ -196,9 +196,7 @@ def _run_stack(action: str, stack: str) -> None:
 
     try:
         operation = getattr(stacks, action)
-        selected, _result = operation(
-            stack, on_output=lambda line: console.print(line, end="", markup=False, highlight=False)
-        )
+        selected, _result = operation(stack, on_output=_printer)
     except stacks.StackError as exc:
         raise fail(str(exc), code=1) from None
     except auto.CommandError as exc:
@@ -210,8 +208,13 @@ def _run_stack(action: str, stack: str) -> None:
         console.print("\n[bold]stack outputs[/]")
         console.print_json(data=stacks.outputs(selected))
         console.print(
-            "\nNext: `kubectl --kubeconfig ~/.cache/mlops-kit/kwok/kubeconfig -n <namespace> get deploy,svc,pvc`, "
-            f"`mlops-kit preview -s {stack}`, `mlops-kit render -s {stack}`, `mlops-kit destroy -s {stack}`"
+            "\nNext:\n"
+            f"  look at it     kubectl --kubeconfig ~/.cache/mlops-kit/kwok/kubeconfig --context kwok-mlops-kit "
+            "-n <namespace> get deploy,svc,pvc,cronjob\n"
+            f"  change it      edit Pulumi.{stack}.yaml, then `mlops-kit preview -s {stack}` (or plain `pulumi preview -s {stack}`)\n"
+            f"  review it      mlops-kit render -s {stack} -o out/manifests\n"
+            f"  promote        mlops-kit promote {stack} staging --no-gates   (kwok serves no traffic to gate on)\n"
+            f"  tear down      mlops-kit destroy -s {stack}; make down"
         )
 
 
@@ -234,7 +237,8 @@ def destroy(stack: Annotated[str, typer.Option("--stack", "-s")] = "dev") -> Non
 
 
 def _printer(line: str) -> None:
-    console.print(line, end="", markup=False, highlight=False)
+    """Engine output arrives line by line without newlines; our own progress lines carry one."""
+    console.print(line.rstrip("\n"), markup=False, highlight=False)
 
 
 @app.command()
