@@ -110,5 +110,5 @@ def run_demo(
         f"  served model         curl -s {bento.url}/model/\n"
         f"  metrics              curl -s {bento.url}/metrics | grep mlops_\n"
         f"  train again          MLFLOW_TRACKING_URI={tracking} mlops-kit train --estimator random_forest\n"
-        f"  stop the servers     make down"
+        f"  stop the servers     mlops-kit demo-stop"
     )
