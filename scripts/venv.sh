@@ -18,7 +18,8 @@ fi
 uv() { python3 -m uv "$@"; }
 start=$(date +%s)
 [[ -x .venv/bin/python ]] || uv venv -q --python 3.11 .venv
-VIRTUAL_ENV="$ROOT/.venv" uv pip sync -q requirements.lock
-VIRTUAL_ENV="$ROOT/.venv" uv pip install -q --no-deps -e .
+# --python is explicit: uv started as `python3 -m uv` would otherwise target the interpreter that started it.
+uv pip sync -q --python "$ROOT/.venv/bin/python" requirements.lock
+uv pip install -q --python "$ROOT/.venv/bin/python" --no-deps -e .
 echo "$want" > $STAMP
 echo "[venv] ready in $(( $(date +%s) - start )) s: $ROOT/.venv"
