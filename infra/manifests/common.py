@@ -52,6 +52,36 @@ def pod_security(uid: int, gid: int | None = None, fs_group: int | None = None) 
     return context
 
 
+def pod_template(
+    pod_labels: dict[str, str],
+    service_account_name: str,
+    uid: int,
+    containers: list[dict[str, Any]],
+    volumes: list[dict[str, Any]],
+    *,
+    fs_group: bool = True,
+    api_token: bool = False,
+    annotations: dict[str, str] | None = None,
+    **spec_fields: Any,
+) -> dict[str, Any]:
+    """The pod template every workload uses: its own ServiceAccount, no API token unless it calls the API,
+    restricted pod security. Extra pod-spec fields (restartPolicy, terminationGracePeriodSeconds…) pass through."""
+    meta: dict[str, Any] = {"labels": dict(pod_labels)}
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    return {
+        "metadata": meta,
+        "spec": {
+            "serviceAccountName": service_account_name,
+            "automountServiceAccountToken": api_token,
+            "securityContext": pod_security(uid, fs_group=uid if fs_group else None),
+            "containers": containers,
+            "volumes": volumes,
+            **spec_fields,
+        },
+    }
+
+
 def container_security(read_only_root: bool = True) -> dict[str, Any]:
     return {
         "allowPrivilegeEscalation": False,

@@ -17,7 +17,7 @@ from infra.manifests.common import (
     labels,
     metadata,
     network_policy,
-    pod_security,
+    pod_template,
     pods_with,
     selector,
     service_account,
@@ -78,24 +78,19 @@ def _deployment(cfg: StackConfig, model: ModelService, track: Track, image: Any)
         "selector": {"matchLabels": selector(COMPONENT, model.name, **track.pod_labels)},
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
         "revisionHistoryLimit": 5,
-        "template": {
-            "metadata": {
-                "labels": pod_labels,
-                "annotations": {
-                    "prometheus.io/scrape": "true",
-                    "prometheus.io/port": str(model.port),
-                    "prometheus.io/path": "/metrics",
-                },
+        "template": pod_template(
+            pod_labels,
+            model.name,
+            SERVING_UID,
+            [_container(model, image, uses_registry, cfg)],
+            [tmp_volume(size="256Mi")],
+            annotations={
+                "prometheus.io/scrape": "true",
+                "prometheus.io/port": str(model.port),
+                "prometheus.io/path": "/metrics",
             },
-            "spec": {
-                "serviceAccountName": model.name,
-                "automountServiceAccountToken": False,
-                "terminationGracePeriodSeconds": 30,
-                "securityContext": pod_security(SERVING_UID, fs_group=SERVING_UID),
-                "containers": [_container(model, image, uses_registry, cfg)],
-                "volumes": [tmp_volume(size="256Mi")],
-            },
-        },
+            terminationGracePeriodSeconds=30,
+        ),
     }
     if not track.autoscaled:
         spec["replicas"] = track.replicas  # with an HPA the replica count is the HPA's to manage, not the program's

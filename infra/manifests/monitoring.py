@@ -30,7 +30,7 @@ from infra.manifests.common import (
     labels,
     metadata,
     network_policy,
-    pod_security,
+    pod_template,
     pods_with,
     pvc,
     selector,
@@ -219,28 +219,24 @@ def _prometheus(cfg: StackConfig, grafana: bool) -> list[Manifest]:
             "strategy": {"type": "Recreate"},
             "revisionHistoryLimit": 5,
             "selector": {"matchLabels": selector(PROMETHEUS, INSTANCE)},
-            "template": {
-                "metadata": {
-                    "labels": own,
-                    # Config and rules are read at start: a change of either rolls the pod.
-                    "annotations": {"mlops-kit.io/config-checksum": _checksum({**config, **rules})},
-                },
-                "spec": {
-                    "serviceAccountName": PROMETHEUS,
-                    # The one workload that calls the Kubernetes API (pod discovery), with a namespace-scoped Role.
-                    "automountServiceAccountToken": True,
-                    "enableServiceLinks": False,
-                    "terminationGracePeriodSeconds": 60,
-                    "securityContext": pod_security(PROMETHEUS_UID, fs_group=PROMETHEUS_UID),
-                    "containers": [container],
-                    "volumes": [
-                        {"name": "config", "configMap": {"name": "prometheus-config"}},
-                        {"name": "rules", "configMap": {"name": "prometheus-rules"}},
-                        {"name": "data", "persistentVolumeClaim": {"claimName": "prometheus-data"}},
-                        tmp_volume(),
-                    ],
-                },
-            },
+            "template": pod_template(
+                own,
+                PROMETHEUS,
+                PROMETHEUS_UID,
+                [container],
+                [
+                    {"name": "config", "configMap": {"name": "prometheus-config"}},
+                    {"name": "rules", "configMap": {"name": "prometheus-rules"}},
+                    {"name": "data", "persistentVolumeClaim": {"claimName": "prometheus-data"}},
+                    tmp_volume(),
+                ],
+                # The one workload that calls the Kubernetes API (pod discovery), with a namespace-scoped Role.
+                api_token=True,
+                # Config and rules are read at start: a change of either rolls the pod.
+                annotations={"mlops-kit.io/config-checksum": _checksum({**config, **rules})},
+                enableServiceLinks=False,
+                terminationGracePeriodSeconds=60,
+            ),
         },
     }
     clients = [pods_with(PROMETHEUS_CLIENT)]
@@ -383,29 +379,22 @@ def _grafana(cfg: StackConfig, admin_password: Any) -> list[Manifest]:
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
             "revisionHistoryLimit": 5,
             "selector": {"matchLabels": selector(GRAFANA, INSTANCE)},
-            "template": {
-                "metadata": {
-                    "labels": pod_labels,
-                    "annotations": {
-                        "mlops-kit.io/config-checksum": _checksum({**datasources, **provider, **dashboards})
-                    },
-                },
-                "spec": {
-                    "serviceAccountName": GRAFANA,
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "securityContext": pod_security(GRAFANA_UID, fs_group=GRAFANA_UID),
-                    "containers": [container],
-                    "volumes": [
-                        # Grafana's state (sqlite, sessions) is rebuilt from provisioning on every start: nothing to keep.
-                        tmp_volume("data", "512Mi"),
-                        tmp_volume(),
-                        {"name": "datasources", "configMap": {"name": "grafana-datasources"}},
-                        {"name": "dashboard-provider", "configMap": {"name": "grafana-dashboard-provider"}},
-                        {"name": "dashboards", "configMap": {"name": "grafana-dashboards"}},
-                    ],
-                },
-            },
+            "template": pod_template(
+                pod_labels,
+                GRAFANA,
+                GRAFANA_UID,
+                [container],
+                [
+                    # Grafana's state (sqlite, sessions) is rebuilt from provisioning on every start: nothing to keep.
+                    tmp_volume("data", "512Mi"),
+                    tmp_volume(),
+                    {"name": "datasources", "configMap": {"name": "grafana-datasources"}},
+                    {"name": "dashboard-provider", "configMap": {"name": "grafana-dashboard-provider"}},
+                    {"name": "dashboards", "configMap": {"name": "grafana-dashboards"}},
+                ],
+                annotations={"mlops-kit.io/config-checksum": _checksum({**datasources, **provider, **dashboards})},
+                enableServiceLinks=False,
+            ),
         },
     }
     return [

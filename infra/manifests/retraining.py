@@ -13,7 +13,7 @@ from infra.manifests.common import (
     container_security,
     labels,
     metadata,
-    pod_security,
+    pod_template,
     service_account,
     tmp_volume,
 )
@@ -64,17 +64,15 @@ def retraining_manifests(cfg: StackConfig) -> list[Manifest]:
                             "backoffLimit": 1,
                             "activeDeadlineSeconds": 3600,
                             "ttlSecondsAfterFinished": 86400,
-                            "template": {
-                                "metadata": {"labels": pod_labels},
-                                "spec": {
-                                    "restartPolicy": "Never",
-                                    "serviceAccountName": COMPONENT,
-                                    "automountServiceAccountToken": False,
-                                    "securityContext": pod_security(TRAINING_UID),
-                                    "containers": [container],
-                                    "volumes": [tmp_volume(size="1Gi")],
-                                },
-                            },
+                            "template": pod_template(
+                                pod_labels,
+                                COMPONENT,
+                                TRAINING_UID,
+                                [container],
+                                [tmp_volume(size="1Gi")],
+                                fs_group=False,
+                                restartPolicy="Never",
+                            ),
                         }
                     },
                 },

@@ -14,7 +14,7 @@ from infra.manifests.common import (
     labels,
     metadata,
     network_policy,
-    pod_security,
+    pod_template,
     pods_with,
     pvc,
     selector,
@@ -95,19 +95,16 @@ def _mlflow_deployment(cfg: StackConfig) -> Manifest:
             # One writer on a ReadWriteOnce volume: never run old and new side by side.
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": selector(NAME, NAME)},
-            "template": {
-                "metadata": {"labels": pod_labels},
-                "spec": {
-                    "serviceAccountName": NAME,
-                    "automountServiceAccountToken": False,
-                    "securityContext": pod_security(MLFLOW_UID, fs_group=MLFLOW_UID),
-                    "containers": [container],
-                    "volumes": [
-                        {"name": "data", "persistentVolumeClaim": {"claimName": f"{NAME}-data"}},
-                        tmp_volume(size="512Mi"),
-                    ],
-                },
-            },
+            "template": pod_template(
+                pod_labels,
+                NAME,
+                MLFLOW_UID,
+                [container],
+                [
+                    {"name": "data", "persistentVolumeClaim": {"claimName": f"{NAME}-data"}},
+                    tmp_volume(size="512Mi"),
+                ],
+            ),
         },
     }
 
@@ -165,16 +162,9 @@ def _postgres(cfg: StackConfig, password: Any) -> list[Manifest]:
                 "serviceName": POSTGRES,
                 "replicas": 1,
                 "selector": {"matchLabels": selector("postgres", POSTGRES)},
-                "template": {
-                    "metadata": {"labels": own},
-                    "spec": {
-                        "serviceAccountName": POSTGRES,
-                        "automountServiceAccountToken": False,
-                        "securityContext": pod_security(POSTGRES_UID, fs_group=POSTGRES_UID),
-                        "containers": [container],
-                        "volumes": [tmp_volume("run", "16Mi"), tmp_volume()],
-                    },
-                },
+                "template": pod_template(
+                    own, POSTGRES, POSTGRES_UID, [container], [tmp_volume("run", "16Mi"), tmp_volume()]
+                ),
                 "volumeClaimTemplates": [storage_claim],
             },
         },
