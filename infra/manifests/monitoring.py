@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,34 +76,42 @@ def grafana_url(cfg: StackConfig) -> str:
     return f"http://{GRAFANA}.{cfg.namespace}.svc:{GRAFANA_PORT}"
 
 
-def rule_files(directory: Path = RULES_DIR) -> dict[str, str]:
-    """Every Prometheus rule file of the repo, by file name (the ConfigMap key), as written."""
+def _repo_files(directory: Path, pattern: str, check: Callable[[Path, str], None]) -> dict[str, str]:
+    """Every file of the repo matching `pattern`, by file name (the ConfigMap key), as written, once `check` passed."""
     files: dict[str, str] = {}
-    for path in sorted(directory.glob("*.yaml")):
+    for path in sorted(directory.glob(pattern)):
         text = path.read_text()
-        try:
-            document = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{path}: not valid YAML ({exc}); check it with `promtool check rules {path}`") from None
-        if not isinstance(document, dict) or not isinstance(document.get("groups"), list):
-            raise ValueError(f"{path}: a Prometheus rule file needs a top-level `groups:` list")
+        check(path, text)
         files[path.name] = text
     return files
+
+
+def _check_rule_file(path: Path, text: str) -> None:
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML ({exc}); check it with `promtool check rules {path}`") from None
+    if not isinstance(document, dict) or not isinstance(document.get("groups"), list):
+        raise ValueError(f"{path}: a Prometheus rule file needs a top-level `groups:` list")
+
+
+def _check_dashboard(path: Path, text: str) -> None:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(document, dict) or not document.get("uid") or not document.get("title"):
+        raise ValueError(f"{path}: a provisioned dashboard needs a `uid` and a `title`")
+
+
+def rule_files(directory: Path = RULES_DIR) -> dict[str, str]:
+    """Every Prometheus rule file of the repo, by file name, as written."""
+    return _repo_files(directory, "*.yaml", _check_rule_file)
 
 
 def dashboard_files(directory: Path = DASHBOARDS_DIR) -> dict[str, str]:
     """Every Grafana dashboard of the repo, by file name, as written."""
-    files: dict[str, str] = {}
-    for path in sorted(directory.glob("*.json")):
-        text = path.read_text()
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not valid JSON ({exc})") from None
-        if not isinstance(document, dict) or not document.get("uid") or not document.get("title"):
-            raise ValueError(f"{path}: a provisioned dashboard needs a `uid` and a `title`")
-        files[path.name] = text
-    return files
+    return _repo_files(directory, "*.json", _check_dashboard)
 
 
 def _checksum(files: dict[str, str]) -> str:
