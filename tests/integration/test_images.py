@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.containers import published_url, wait_until_healthy
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,22 +59,8 @@ def mlflow_container(docker: str, mlflow_image: str):
     name = f"mlops-kit-test-mlflow-{uuid.uuid4().hex[:8]}"
     _run(docker, "run", "-d", "--name", name, "-p", "127.0.0.1::5000", mlflow_image)
     try:
-        port_line = _run(docker, "port", name, "5000/tcp").stdout.strip().splitlines()[0]
-        port = port_line.rsplit(":", 1)[1]
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                status, _, _ = _http(f"{url}/health", timeout=2)
-                if status == 200:
-                    break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            state = _run(docker, "inspect", "-f", "{{.State.Running}}", name).stdout.strip()
-            if state != "true" or time.monotonic() > deadline:
-                logs = _run(docker, "logs", "--tail", "60", name, check=False)
-                pytest.fail(f"mlflow container not healthy (running={state}):\n{logs.stdout}{logs.stderr}")
-            time.sleep(0.5)
+        port_line, url = published_url(docker, name, 5000)
+        wait_until_healthy(docker, name, f"{url}/health", timeout=120)
         yield {"name": name, "url": url, "published": port_line}
     finally:
         _run(docker, "rm", "-f", "-v", name, check=False)

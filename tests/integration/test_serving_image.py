@@ -23,6 +23,7 @@ from sklearn.datasets import load_breast_cancer
 
 from services.training.config import TrainingConfig
 from services.training.pipeline import run_training
+from tests.integration.containers import published_url, wait_until_healthy
 from tests.integration.serving_contract import (
     BAD_PAYLOADS,
     assert_bad_payload_rejected,
@@ -87,18 +88,8 @@ def _container(docker: str, ref: str):
     name = f"mlops-kit-test-serving-{uuid.uuid4().hex[:8]}"
     _run(docker, "run", "-d", "--name", name, *LOCKED_DOWN, "-p", "127.0.0.1::3000", ref)
     try:
-        published = _run(docker, "port", name, "3000/tcp").stdout.strip().splitlines()[0]
-        url = f"http://127.0.0.1:{published.rsplit(':', 1)[1]}"
-        deadline = time.monotonic() + 180
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            running = _run(docker, "inspect", "-f", "{{.State.Running}}", name).stdout.strip()
-            if running != "true" or time.monotonic() > deadline:
-                logs = _run(docker, "logs", "--tail", "60", name, check=False)
-                pytest.fail(f"serving container not ready (running={running}):\n{logs.stdout}{logs.stderr}")
-            time.sleep(0.3)
+        published, url = published_url(docker, name, 3000)
+        wait_until_healthy(docker, name, f"{url}/readyz")
         yield Container(name, url, published)
     finally:
         _run(docker, "rm", "-f", "-v", name, check=False)
