@@ -129,16 +129,26 @@ def serve(
     import subprocess
     import sys
 
+    from services.training.pipeline import DEFAULT_TRACKING_URI, TrainingError, check_tracking_server
+
+    uri = model_uri or f"models:/{model_name}@champion"
+    tracking_uri = tracking_uri or DEFAULT_TRACKING_URI
+    if uri.startswith(("models:/", "runs:/")):
+        try:  # fail in a second with advice, not after BentoML's start-up traceback
+            check_tracking_server(tracking_uri)
+        except TrainingError as exc:
+            raise fail(str(exc), code=1) from None
+    elif not Path(uri).is_dir():
+        raise fail(f"--model-uri {uri!r}: neither models:/…, runs:/… nor a local MLflow model directory")
     env = dict(os.environ)
     env["MODEL_NAME"] = model_name
-    env["MODEL_URI"] = model_uri or f"models:/{model_name}@champion"
+    env["MODEL_URI"] = uri
     env["BENTOML_WORKERS"] = str(workers)
-    if tracking_uri:
-        env["MLFLOW_TRACKING_URI"] = tracking_uri
+    env["MLFLOW_TRACKING_URI"] = tracking_uri
     root = Path(__file__).resolve().parent.parent
     cmd = [sys.executable, "-m", "bentoml", "serve", "services.serving.service:ModelService",
            "--host", host, "--port", str(port), "--working-dir", str(root)]  # fmt: skip
-    console.print(f"serving {env['MODEL_URI']} on http://{host}:{port}  (POST /predict, GET /model, /metrics)")
+    console.print(f"serving {env['MODEL_URI']} on http://{host}:{port}  (POST /predict, GET /model/, /metrics)")
     raise typer.Exit(subprocess.call(cmd, env=env))
 
 
@@ -192,8 +202,15 @@ def cluster_status(name: Annotated[str, typer.Option(help="Cluster name.")] = "m
 def _run_stack(action: str, stack: str) -> None:
     from pulumi import automation as auto
 
+    from infra.config import ConfigError, load_stack_file
     from mlops_kit import stacks
 
+    try:
+        # Before the engine: a typo in the stack name must not create a new, empty stack in the backend.
+        load_stack_file(stack)
+    except ConfigError as exc:
+        known = sorted(p.name.split(".")[1] for p in stacks.ROOT.glob("Pulumi.*.yaml"))
+        raise fail(f"{exc} (stacks with a config file: {', '.join(known)})") from None
     try:
         operation = getattr(stacks, action)
         selected, _result = operation(stack, on_output=_printer)

@@ -69,7 +69,7 @@ def _tracking_uri(explicit: str | None) -> str:
     return explicit or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
-def _check_tracking_server(uri: str) -> None:
+def check_tracking_server(uri: str) -> None:
     """Fail in a second with advice instead of MLflow's long retry loop and traceback."""
     if not uri.startswith(("http://", "https://")):
         return
@@ -129,7 +129,7 @@ def run_training(
     frame = validate(dataset)  # raises DataValidationError before any run or model exists
 
     uri = _tracking_uri(tracking_uri)
-    _check_tracking_server(uri)
+    check_tracking_server(uri)
 
     import logging
     import warnings

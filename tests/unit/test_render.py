@@ -37,3 +37,22 @@ def test_render_of_invalid_stack_names_the_key(tmp_path):
 
     with pytest.raises(ConfigError, match="mlops-kit:namespace: must be a DNS label"):
         load_stack_file("broken", tmp_path)
+
+
+def test_unknown_stack_is_refused_before_the_engine_runs():
+    result = runner.invoke(app, ["up", "-s", "qa"])
+    assert result.exit_code == 2
+    assert "Pulumi.qa.yaml not found" in result.output
+    assert "stacks with a config file: dev, prod, staging" in result.output
+
+
+def test_serve_without_a_tracking_server_is_advice_not_a_traceback():
+    result = runner.invoke(app, ["serve", "--tracking-uri", "http://127.0.0.1:9", "--port", "3999"])
+    assert result.exit_code == 1
+    assert "MLflow tracking server http://127.0.0.1:9 is not reachable" in result.output
+
+
+def test_serve_rejects_a_model_uri_that_is_nothing():
+    result = runner.invoke(app, ["serve", "--model-uri", "/no/such/model"])
+    assert result.exit_code == 2
+    assert "--model-uri '/no/such/model'" in result.output
