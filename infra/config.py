@@ -26,6 +26,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from mlops_kit.errors import UserError
+
 PROJECT = "mlops-kit"
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,7 +38,7 @@ _DIGEST_REF = re.compile(r"^[^\s@]+@sha256:[0-9a-f]{64}$")
 _IMAGE_REF = re.compile(r"^[a-z0-9][a-z0-9._\-/:]*[a-z0-9](@sha256:[0-9a-f]{64})?$")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """Invalid stack configuration; the message lists every problem by Pulumi config key."""
 
 

@@ -13,8 +13,10 @@ from urllib.parse import urlparse
 
 import yaml
 
+from mlops_kit.errors import EnvironmentProblem
 
-class ClusterUnreachable(RuntimeError):
+
+class ClusterUnreachable(EnvironmentProblem):
     pass
 
 

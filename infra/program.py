@@ -15,9 +15,10 @@ from infra.components.retraining import Retraining
 from infra.components.tracking import Tracking
 from infra.config import ConfigError, StackConfig, TrackingBackend, load_from_pulumi
 from infra.preflight import ClusterUnreachable, check_reachable
+from mlops_kit.errors import UserError
 
 
-class MissingSecret(ValueError):
+class MissingSecret(UserError):
     pass
 
 

@@ -14,13 +14,14 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
+from mlops_kit.errors import EnvironmentProblem
 from mlops_kit.local import LocalServer, start_bento, start_mlflow
 
 DEFAULT_MLFLOW_PORT = 5050  # 5000 is the local image registry's
 DEFAULT_SERVE_PORT = 3000
 
 
-class DemoError(RuntimeError):
+class DemoError(EnvironmentProblem):
     pass
 
 

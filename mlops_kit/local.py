@@ -16,10 +16,12 @@ from pathlib import Path
 
 import httpx
 
+from mlops_kit.errors import EnvironmentProblem
+
 BIN = Path(sys.executable).parent
 
 
-class ProcessStartError(RuntimeError):
+class ProcessStartError(EnvironmentProblem):
     pass
 
 

@@ -11,12 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mlops_kit.errors import EnvironmentProblem
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PASSPHRASE = "mlops-kit-local"  # local dev only; CI and real stacks set PULUMI_CONFIG_PASSPHRASE themselves
 GENERATED_SECRETS = ("grafanaAdminPassword", "postgresPassword")
 
 
-class StackError(RuntimeError):
+class StackError(EnvironmentProblem):
     pass
 
 

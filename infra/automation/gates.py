@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from mlops_kit.errors import EnvironmentProblem
+
 ERROR_RATIO = "mlops:request_error_ratio:rate5m"
 LATENCY_P99 = "mlops:request_latency_p99:rate5m"
 REQUEST_RATE = "mlops:request_rate:rate5m"
@@ -69,7 +71,7 @@ def evaluate(observed: Observation, limits: Thresholds) -> GateResult:
     return GateResult(False, reasons)
 
 
-class PrometheusError(RuntimeError):
+class PrometheusError(EnvironmentProblem):
     pass
 
 

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infra.config import Color, ModelService, StackConfig, Strategy
+from mlops_kit.errors import UserError
 
 
-class PromotionError(ValueError):
+class PromotionError(UserError):
     pass
 
 

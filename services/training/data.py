@@ -10,10 +10,12 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
+from mlops_kit.errors import UserError
+
 MAX_LISTED_ROWS = 5
 
 
-class DataValidationError(ValueError):
+class DataValidationError(UserError):
     """The dataset broke its schema; the message lists the offending columns and rows."""
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 from sklearn import metrics as skm
 from sklearn.model_selection import train_test_split
 
+from mlops_kit.errors import EnvironmentProblem
 from services.monitoring.drift import dataset_baseline
 from services.training.config import TrainingConfig
 from services.training.data import load_dataset, validate
@@ -27,7 +28,7 @@ DEFAULT_TRACKING_URI = "http://127.0.0.1:5050"  # where `make up` starts it (500
 StepReporter = Callable[[str], None]
 
 
-class TrainingError(RuntimeError):
+class TrainingError(EnvironmentProblem):
     """A failure the user can act on (tracking server unreachable, ...); the message says what to do."""
 
 

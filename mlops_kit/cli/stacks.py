@@ -1,0 +1,167 @@
+"""Stacks through the Automation API: up/preview/destroy, render, promote, rollback, retrain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlops_kit.cli.app import command, console, printer
+from mlops_kit.errors import EnvironmentProblem, UserError
+
+
+def _run_stack(action: str, stack: str) -> None:
+    from pulumi import automation as auto
+
+    from infra.config import ConfigError, load_stack_file
+    from mlops_kit import stacks
+
+    try:
+        # Before the engine: a typo in the stack name must not create a new, empty stack in the backend.
+        load_stack_file(stack)
+    except ConfigError as exc:
+        known = sorted(p.name.split(".")[1] for p in stacks.ROOT.glob("Pulumi.*.yaml"))
+        raise ConfigError(f"{exc} (stacks with a config file: {', '.join(known)})") from None
+    try:
+        operation = getattr(stacks, action)
+        selected, _result = operation(stack, on_output=printer)
+    except auto.CommandError as exc:
+        # The engine already streamed the details (our program's advice included); end with a one-line pointer.
+        raise EnvironmentProblem(
+            f"pulumi {action} -s {stack} failed; see the messages above ({str(exc).splitlines()[0][:200]})"
+        ) from None
+    if action == "up":
+        console.print("\n[bold]stack outputs[/]")
+        console.print_json(data=stacks.outputs(selected))
+        console.print(
+            "\nNext:\n"
+            f"  look at it     kubectl --kubeconfig ~/.cache/mlops-kit/kwok/kubeconfig --context kwok-mlops-kit "
+            "-n <namespace> get deploy,svc,pvc,cronjob\n"
+            f"  change it      edit Pulumi.{stack}.yaml, then `mlops-kit preview -s {stack}` (or plain `pulumi preview -s {stack}`)\n"
+            f"  review it      mlops-kit render -s {stack} -o out/manifests\n"
+            f"  promote        mlops-kit promote {stack} staging --no-gates   (kwok serves no traffic to gate on)\n"
+            f"  tear down      mlops-kit destroy -s {stack}; make down"
+        )
+
+
+@command()
+def up(stack: Annotated[str, typer.Option("--stack", "-s", help="dev, staging or prod.")] = "dev") -> None:
+    """`pulumi up --yes` for a stack, with the kit's local defaults (file backend in .state/, passphrase secrets)."""
+    _run_stack("up", stack)
+
+
+@command()
+def preview(stack: Annotated[str, typer.Option("--stack", "-s")] = "dev") -> None:
+    """`pulumi preview` for a stack."""
+    _run_stack("preview", stack)
+
+
+@command()
+def destroy(stack: Annotated[str, typer.Option("--stack", "-s")] = "dev") -> None:
+    """`pulumi destroy --yes` for a stack (prod's protected stateful resources refuse)."""
+    _run_stack("destroy", stack)
+
+
+@command()
+def promote(
+    source: Annotated[str, typer.Argument(help="Stack whose running release is promoted, e.g. dev.")],
+    target: Annotated[str, typer.Argument(help="Stack that receives it, e.g. staging.")],
+    model: Annotated[str, typer.Option(help="Model service name.")] = "breast-cancer",
+    prometheus_url: Annotated[str | None, typer.Option(help="Prometheus for the gates (e.g. a port-forward).")] = None,
+    no_gates: Annotated[
+        bool, typer.Option("--no-gates", help="Skip metric gates (unsafe; for clusters without traffic).")
+    ] = False,
+) -> None:
+    """Move the exact image digest + model version from SOURCE to TARGET, step by step with metric gates."""
+    from infra.automation.gates import PrometheusGate
+    from infra.automation.run import promote as run_promotion
+    from mlops_kit import stacks
+
+    if not no_gates and not prometheus_url:
+        raise UserError(
+            "gates need --prometheus-url (e.g. `kubectl -n <ns> port-forward svc/prometheus 9090` → http://127.0.0.1:9090), or pass --no-gates"
+        )
+    observer = None if no_gates else PrometheusGate(prometheus_url)
+    release = run_promotion(source, target, model, stacks.select_stack, observer, printer)
+    console.print(f"[green]✓[/] {target} runs {release.image} (model version {release.model_version})")
+
+
+@command()
+def rollback(
+    target: Annotated[str, typer.Argument(help="Stack to roll back, e.g. prod.")],
+    model: Annotated[str, typer.Option(help="Model service name.")] = "breast-cancer",
+) -> None:
+    """Instant rollback: flip blue-green back, or drop the canary to 0%."""
+    from infra.automation.run import rollback as run_rollback
+    from mlops_kit import stacks
+
+    step = run_rollback(target, model, stacks.select_stack, printer)
+    console.print(f"[green]✓[/] {target}: {step.description}")
+
+
+@command()
+def retrain(
+    stack: Annotated[
+        str, typer.Option("--stack", "-s", help="Environment whose retraining CronJob to run now.")
+    ] = "dev",
+    model: Annotated[str, typer.Option(help="Registered model name.")] = "breast-cancer",
+) -> None:
+    """Start a retraining Job now from the stack's CronJob (the runbook of the drift alert)."""
+    import subprocess
+    import time
+
+    from infra.config import load_stack_file
+    from infra.manifests.retraining import cronjob_name
+    from infra.preflight import check_reachable
+
+    cfg = load_stack_file(stack)
+    kubeconfig = check_reachable(cfg.cluster.kubeconfig, cfg.cluster.context)
+    if model not in {m.model_name for m in cfg.models}:
+        raise UserError(
+            f"stack {stack!r} serves no model {model!r}; it serves {sorted({m.model_name for m in cfg.models})}"
+        )
+    job = f"{cronjob_name(model)}-manual-{int(time.time())}"
+    command = ["kubectl", "--kubeconfig", str(kubeconfig), "-n", cfg.namespace, "create", "job", job,
+               f"--from=cronjob/{cronjob_name(model)}"]  # fmt: skip
+    if cfg.cluster.context:
+        command[1:1] = ["--context", cfg.cluster.context]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise EnvironmentProblem(f"could not start the retraining job: {done.stderr.strip()}")
+    console.print(f"started job {job} in {cfg.namespace}: kubectl -n {cfg.namespace} logs -f job/{job}")
+
+
+@command()
+def render(
+    stack: Annotated[str, typer.Option("--stack", "-s", help="Stack (environment) to render: dev, staging, prod.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory (one YAML file per object).")] = Path(
+        "out/manifests"
+    ),
+    validate: Annotated[
+        str,
+        typer.Option(help="Also validate strictly against these Kubernetes versions (comma-separated; empty to skip)."),
+    ] = "1.29.0,1.37.0",
+) -> None:
+    """Write every Kubernetes object the stack would create as YAML: no cluster, no Pulumi CLI needed."""
+    from infra.render import render as render_stack
+    from infra.render import summary
+
+    paths = render_stack(stack, out / stack)
+    if validate:
+        import kubernetes_validate
+        import yaml
+
+        problems = []
+        for path in paths:
+            manifest = yaml.safe_load(path.read_text())
+            for version in validate.split(","):
+                try:
+                    kubernetes_validate.validate(manifest, version.strip(), strict=True)
+                except kubernetes_validate.ValidationError as exc:
+                    problems.append(f"{path}: Kubernetes {version}: {exc.message}")
+        if problems:
+            raise EnvironmentProblem("rendered objects do not validate:\n  " + "\n  ".join(problems))
+    counts = ", ".join(f"{n} {kind}" for kind, n in summary(paths).items())
+    checked = f"; valid for Kubernetes {validate}" if validate else ""
+    console.print(f"wrote {len(paths)} objects to {out / stack} ({counts}){checked}")
