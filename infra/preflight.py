@@ -14,16 +14,11 @@ from urllib.parse import urlparse
 import yaml
 
 from mlops_kit.errors import EnvironmentProblem
+from mlops_kit.paths import local_kubeconfig
 
 
 class ClusterUnreachable(EnvironmentProblem):
     pass
-
-
-def local_cluster_kubeconfig() -> Path:
-    """Where `mlops-kit cluster up` writes the kwok cluster's kubeconfig (kept apart from the user's ~/.kube/config)."""
-    cache = Path(os.environ.get("MLOPS_KIT_CACHE", Path.home() / ".cache" / "mlops-kit"))
-    return cache / "kwok" / "kubeconfig"
 
 
 def kubeconfig_paths(explicit: str | None) -> list[Path]:
@@ -31,7 +26,7 @@ def kubeconfig_paths(explicit: str | None) -> list[Path]:
         return [Path(explicit).expanduser()]
     env = os.environ.get("KUBECONFIG")
     user = [Path(p).expanduser() for p in env.split(os.pathsep) if p] if env else [Path.home() / ".kube" / "config"]
-    return [*user, local_cluster_kubeconfig()]
+    return [*user, local_kubeconfig()]  # the kit's local clusters, kept apart from the user's file
 
 
 def resolve_server(kubeconfig: str | None, context: str | None) -> tuple[str, str, Path]:

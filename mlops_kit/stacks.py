@@ -11,28 +11,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from infra.config import SECRETS
 from mlops_kit.errors import EnvironmentProblem
+from mlops_kit.paths import REPO_ROOT, pulumi_backend_dir, toolchain_bin, toolchain_dir
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PASSPHRASE = "mlops-kit-local"  # local dev only; CI and real stacks set PULUMI_CONFIG_PASSPHRASE themselves
-GENERATED_SECRETS = ("grafanaAdminPassword", "postgresPassword")
 
 
 class StackError(EnvironmentProblem):
     pass
 
 
-def toolchain_dir() -> Path:
-    cache = Path(os.environ.get("MLOPS_KIT_CACHE", Path.home() / ".cache" / "mlops-kit"))
-    return cache / "toolchain"
-
-
 def environment(state_dir: Path | None = None) -> dict[str, str]:
     """Variables the Pulumi CLI needs here; values already set by the user win."""
-    state_dir = (state_dir or ROOT / ".state").resolve()
-    backend = state_dir / "pulumi"
+    backend = pulumi_backend_dir(state_dir)
     backend.mkdir(parents=True, exist_ok=True)
-    tool_bin = toolchain_dir() / "bin"
+    tool_bin = toolchain_bin()
     env = {
         "PATH": f"{tool_bin}{os.pathsep}{os.environ.get('PATH', '')}",
         "PULUMI_SKIP_UPDATE_CHECK": "true",
@@ -52,7 +46,7 @@ def _check_cli(env: dict[str, str]) -> None:
         )
 
 
-def select_stack(name: str, state_dir: Path | None = None, ensure_secrets: bool = True, work_dir: Path = ROOT):
+def select_stack(name: str, state_dir: Path | None = None, ensure_secrets: bool = True, work_dir: Path = REPO_ROOT):
     from pulumi import automation as auto
 
     env = environment(state_dir)
@@ -65,7 +59,7 @@ def select_stack(name: str, state_dir: Path | None = None, ensure_secrets: bool 
     )
     if ensure_secrets:
         existing = stack.get_all_config()
-        for key in GENERATED_SECRETS:
+        for key in (key for key, secret in SECRETS.items() if secret.generated):
             if f"mlops-kit:{key}" not in existing:
                 # Generated once per stack and kept only encrypted in the stack's config.
                 stack.set_config(key, auto.ConfigValue(secrets.token_urlsafe(24), secret=True))
@@ -80,14 +74,14 @@ def scratch_project(
     import yaml
 
     destination.mkdir(parents=True, exist_ok=True)
-    settings = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
-    settings["runtime"]["options"]["virtualenv"] = str(ROOT / ".venv")
+    settings = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())
+    settings["runtime"]["options"]["virtualenv"] = str(REPO_ROOT / ".venv")
     (destination / "Pulumi.yaml").write_text(yaml.safe_dump(settings))
     link = destination / "infra"
     if not link.exists():
-        link.symlink_to(ROOT / "infra")
+        link.symlink_to(REPO_ROOT / "infra")
     for stack in stacks:
-        document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+        document = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())
         if context:
             document["config"]["mlops-kit:cluster"] = {"context": context}
         (destination / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))

@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 
 from infra.components.base import ManifestComponent
-from infra.config import StackConfig
-from infra.manifests.monitoring import grafana_url, monitoring_manifests, prometheus_url
+from infra.manifests.common import Manifest
 
 
 class Monitoring(ManifestComponent):
@@ -18,13 +15,13 @@ class Monitoring(ManifestComponent):
     def __init__(
         self,
         name: str,
-        cfg: StackConfig,
-        grafana_admin_password: Any = None,
+        manifests: list[Manifest],
+        urls: dict[str, str],
+        protect_stateful: bool,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("mlops-kit:platform:Monitoring", name, cfg.protect_stateful, opts)
-        self.register(monitoring_manifests(cfg, grafana_admin_password))
-        enabled = cfg.monitoring.enabled
-        self.prometheus_url = pulumi.Output.from_input(prometheus_url(cfg) if enabled else "")
-        self.grafana_url = pulumi.Output.from_input(grafana_url(cfg) if enabled and cfg.monitoring.grafana else "")
+        super().__init__("mlops-kit:platform:Monitoring", name, protect_stateful, opts)
+        self.register(manifests)
+        self.prometheus_url = pulumi.Output.from_input(urls["prometheus"])
+        self.grafana_url = pulumi.Output.from_input(urls["grafana"])
         self.register_outputs({"prometheus_url": self.prometheus_url, "grafana_url": self.grafana_url})

@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 
 from infra.components.base import ManifestComponent
-from infra.config import StackConfig
-from infra.manifests.tracking import tracking_manifests, tracking_url
+from infra.manifests.common import Manifest
 
 
 class Tracking(ManifestComponent):
@@ -15,9 +12,14 @@ class Tracking(ManifestComponent):
     url: pulumi.Output[str]
 
     def __init__(
-        self, name: str, cfg: StackConfig, postgres_password: Any = None, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        manifests: list[Manifest],
+        url: str,
+        protect_stateful: bool,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("mlops-kit:platform:Tracking", name, cfg.protect_stateful, opts)
-        self.register(tracking_manifests(cfg, postgres_password))
-        self.url = pulumi.Output.from_input(tracking_url(cfg))
+        super().__init__("mlops-kit:platform:Tracking", name, protect_stateful, opts)
+        self.register(manifests)
+        self.url = pulumi.Output.from_input(url)
         self.register_outputs({"url": self.url})

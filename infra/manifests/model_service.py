@@ -1,6 +1,6 @@
 """A served model: its Deployments (one per rollout track), Services, autoscaling, disruption budget and network policy.
 
-Which tracks and Services exist is the rollout plan's decision (infra/rollout.py); this module only dresses each one
+Which tracks and Services exist is the rollout strategy's decision (infra/strategies/); this module only dresses each one
 in secure, observable Kubernetes objects.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.config import ModelService, StackConfig
+from infra.config import ModelServiceConfig, StackConfig
 from infra.manifests.common import (
     CLIENT_LABEL,
     Manifest,
@@ -24,7 +24,8 @@ from infra.manifests.common import (
     tmp_volume,
 )
 from infra.manifests.tracking import tracking_url
-from infra.rollout import RolloutPlan, Track, plan
+from infra.strategies import plan
+from infra.strategies.base import RolloutPlan, Track
 
 COMPONENT = "model-service"
 SERVING_UID = 10001
@@ -32,11 +33,11 @@ PROMETHEUS_PODS = {"app.kubernetes.io/name": "prometheus"}
 DRAIN_SECONDS = 5  # long enough for endpoints to drop the pod before the server stops accepting
 
 
-def service_url(cfg: StackConfig, model: ModelService) -> str:
+def service_url(cfg: StackConfig, model: ModelServiceConfig) -> str:
     return f"http://{model.name}.{cfg.namespace}.svc:{model.port}"
 
 
-def _container(model: ModelService, image: Any, uses_registry: bool, cfg: StackConfig) -> dict[str, Any]:
+def _container(model: ModelServiceConfig, image: Any, uses_registry: bool, cfg: StackConfig) -> dict[str, Any]:
     env = [
         {"name": "MODEL_NAME", "value": model.model_name},
         {"name": "BENTOML_WORKERS", "value": str(model.workers)},
@@ -65,7 +66,7 @@ def _container(model: ModelService, image: Any, uses_registry: bool, cfg: StackC
     }
 
 
-def _deployment(cfg: StackConfig, model: ModelService, track: Track, image: Any) -> Manifest:
+def _deployment(cfg: StackConfig, model: ModelServiceConfig, track: Track, image: Any) -> Manifest:
     name = model.name + track.suffix
     uses_registry = model.model_uri is not None
     pod_labels = labels(
@@ -102,7 +103,7 @@ def _deployment(cfg: StackConfig, model: ModelService, track: Track, image: Any)
     }
 
 
-def _autoscaler(cfg: StackConfig, model: ModelService, track: Track) -> Manifest:
+def _autoscaler(cfg: StackConfig, model: ModelServiceConfig, track: Track) -> Manifest:
     name = model.name + track.suffix
     scaling = model.autoscaling
     return {
@@ -129,7 +130,7 @@ def _autoscaler(cfg: StackConfig, model: ModelService, track: Track) -> Manifest
 
 
 def model_service_manifests(
-    cfg: StackConfig, model: ModelService, images: dict[str, Any]
+    cfg: StackConfig, model: ModelServiceConfig, images: dict[str, Any]
 ) -> tuple[list[Manifest], RolloutPlan]:
     """`images` maps the plan's image slots ("primary", "candidate") to image references (or Outputs)."""
     rollout = plan(model)

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from infra.config import ROOT, Resources, StackConfig
+from infra.config import Resources, StackConfig
 from infra.manifests.common import (
     CLIENT_LABEL,
     Manifest,
@@ -39,8 +39,9 @@ from infra.manifests.common import (
     service_account,
     tmp_volume,
 )
+from mlops_kit.paths import REPO_ROOT
 
-MONITORING_DIR = ROOT / "infra" / "monitoring"
+MONITORING_DIR = REPO_ROOT / "infra" / "monitoring"
 RULES_DIR = MONITORING_DIR / "rules"
 DASHBOARDS_DIR = MONITORING_DIR / "dashboards"
 

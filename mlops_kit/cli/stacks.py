@@ -9,6 +9,7 @@ import typer
 
 from mlops_kit.cli.app import command, console, printer
 from mlops_kit.errors import EnvironmentProblem, UserError
+from mlops_kit.paths import REPO_ROOT
 
 
 def _run_stack(action: str, stack: str) -> None:
@@ -21,7 +22,7 @@ def _run_stack(action: str, stack: str) -> None:
         # Before the engine: a typo in the stack name must not create a new, empty stack in the backend.
         load_stack_file(stack)
     except ConfigError as exc:
-        known = sorted(p.name.split(".")[1] for p in stacks.ROOT.glob("Pulumi.*.yaml"))
+        known = sorted(p.name.split(".")[1] for p in REPO_ROOT.glob("Pulumi.*.yaml"))
         raise ConfigError(f"{exc} (stacks with a config file: {', '.join(known)})") from None
     try:
         operation = getattr(stacks, action)
@@ -74,15 +75,15 @@ def promote(
     ] = False,
 ) -> None:
     """Move the exact image digest + model version from SOURCE to TARGET, step by step with metric gates."""
-    from infra.automation.gates import PrometheusGate
-    from infra.automation.run import promote as run_promotion
     from mlops_kit import stacks
+    from mlops_kit.analysis import PrometheusAnalysis
+    from mlops_kit.promotion import promote as run_promotion
 
     if not no_gates and not prometheus_url:
         raise UserError(
             "gates need --prometheus-url (e.g. `kubectl -n <ns> port-forward svc/prometheus 9090` → http://127.0.0.1:9090), or pass --no-gates"
         )
-    observer = None if no_gates else PrometheusGate(prometheus_url)
+    observer = None if no_gates else PrometheusAnalysis(prometheus_url)
     release = run_promotion(source, target, model, stacks.select_stack, observer, printer)
     console.print(f"[green]✓[/] {target} runs {release.image} (model version {release.model_version})")
 
@@ -93,8 +94,8 @@ def rollback(
     model: Annotated[str, typer.Option(help="Model service name.")] = "breast-cancer",
 ) -> None:
     """Instant rollback: flip blue-green back, or drop the canary to 0%."""
-    from infra.automation.run import rollback as run_rollback
     from mlops_kit import stacks
+    from mlops_kit.promotion import rollback as run_rollback
 
     step = run_rollback(target, model, stacks.select_stack, printer)
     console.print(f"[green]✓[/] {target}: {step.description}")
@@ -144,8 +145,8 @@ def render(
     ] = "1.29.0,1.37.0",
 ) -> None:
     """Write every Kubernetes object the stack would create as YAML: no cluster, no Pulumi CLI needed."""
-    from infra.render import render as render_stack
-    from infra.render import summary
+    from mlops_kit.render import render as render_stack
+    from mlops_kit.render import summary
 
     paths = render_stack(stack, out / stack)
     if validate:

@@ -11,10 +11,10 @@ import subprocess
 
 import pytest
 
-from infra.automation.gates import Observation
-from infra.automation.promotion import PromotionError
-from infra.automation.run import promote, resolve_digest, rollback
 from infra.config import load_stack_file
+from mlops_kit.analysis import Observation
+from mlops_kit.promotion import promote, rollback
+from mlops_kit.registry import resolve_digest
 
 pytestmark = pytest.mark.e2e
 
@@ -55,7 +55,7 @@ def test_promotion_through_canary_and_blue_green_then_rollback(runner, dev_image
     select("dev").up(on_output=log, color="never")
 
     # A failing gate at the first canary step rolls the canary back to 0% and leaves stable untouched.
-    with pytest.raises(PromotionError, match=r"gate failed at 'canary at 10%'.*error ratio 0.2000 > 0.01"):
+    with pytest.raises(AnalysisFailed, match=r"analysis failed at 'canary at 10%'.*error ratio 0.2000 > 0.01"):
         promote("dev", "staging", "breast-cancer", select, ScriptedObserver(FAILING), log, runner.project)
     staging = load_stack_file("staging", runner.project)
     assert staging.models[0].canary.weight == 0

@@ -14,8 +14,8 @@ import pytest
 from pulumi import automation as auto
 
 from infra.config import load_stack_file
-from infra.render import stack_manifests
 from mlops_kit import cluster
+from mlops_kit.render import stack_manifests
 
 pytestmark = pytest.mark.e2e
 

@@ -25,8 +25,9 @@ import numpy as np
 import pytest
 import yaml
 
-from infra.config import ROOT, parse_stack_config
+from infra.config import parse_stack_config
 from infra.manifests.monitoring import RULES_DIR, SCRAPE_JOB, dashboard_files, monitoring_manifests
+from mlops_kit.paths import REPO_ROOT as ROOT
 from services.monitoring.drift import psi
 
 PROMTOOL_TESTS = ROOT / "infra" / "monitoring" / "tests"

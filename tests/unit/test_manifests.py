@@ -7,7 +7,8 @@ import kubernetes_validate
 import pytest
 
 from infra.config import load_stack_file, parse_stack_config
-from infra.render import secret_marker, stack_manifests
+from infra.config.secrets import marker as secret_marker
+from mlops_kit.render import stack_manifests
 
 KUBERNETES_VERSIONS = ("1.29.0", "1.37.0")
 STACKS = ("dev", "staging", "prod")

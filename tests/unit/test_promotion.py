@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from infra.automation.gates import Observation, Thresholds, evaluate
-from infra.automation.promotion import PromotionError, Release, plan_promotion, plan_rollback, release_from_outputs
 from infra.config import load_stack_file, parse_stack_config
+from infra.strategies import plan_promotion, plan_rollback
+from infra.strategies.base import PromotionError, Release
+from mlops_kit.analysis import Observation, Thresholds, evaluate
+from mlops_kit.promotion import release_from_outputs
 
 DIGEST = "127.0.0.1:5000/mlops-kit/serving@sha256:" + "c" * 64
 RELEASE = Release("breast-cancer", DIGEST, "7")

@@ -3,7 +3,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from infra.config import parse_stack_config
-from infra.rollout import COLOR_LABEL, TRACK_LABEL, canary_replicas, next_canary_weight, plan
+from infra.strategies import plan
+from infra.strategies.base import COLOR_LABEL, TRACK_LABEL
+from infra.strategies.canary import next_weight as next_canary_weight
+from infra.strategies.canary import replicas as canary_replicas
 
 
 def model(**changes):

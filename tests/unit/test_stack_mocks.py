@@ -112,6 +112,7 @@ def test_built_image_is_referenced_by_digest(mocks):
 def test_stateful_resources_are_protected_and_retained_only_in_prod(mocks, monkeypatch, stack, protected):
     from infra.components import base
     from infra.components.tracking import Tracking
+    from infra.platform import platform
 
     seen = {}
 
@@ -126,7 +127,9 @@ def test_stateful_resources_are_protected_and_retained_only_in_prod(mocks, monke
 
     @pulumi.runtime.test
     def program():
-        Tracking("tracking", load_stack_file(stack), SECRETS["postgresPassword"])
+        cfg = load_stack_file(stack)
+        parts = platform(cfg, SECRETS)
+        Tracking("tracking", parts.tracking, parts.urls["mlflow"], cfg.protect_stateful)
 
     program()
     assert seen["persistent-volume-claim-mlflow-data"] == (protected, protected)

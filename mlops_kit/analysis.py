@@ -1,8 +1,9 @@
-"""Rollout gates: is the new track healthy enough to take more traffic?
+"""Rollout analysis: is the new track healthy enough to take more traffic? (The champion gate, which decides
+which model version is champion, is a different thing: services/training/.)
 
-`evaluate` is a pure function of observed numbers and thresholds (unit-tested on its own); `PrometheusGate` gets the
+`evaluate` is a pure function of observed numbers and thresholds (unit-tested on its own); `PrometheusAnalysis` gets the
 numbers from the recording rules in infra/monitoring/rules (their names and labels are the contract).
-A gate fails closed: no traffic, no answer from Prometheus or a missing series is never read as "healthy".
+An analysis fails closed: no traffic, no answer from Prometheus or a missing series is never read as "healthy".
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class Observation:
 
 
 @dataclass(frozen=True)
-class GateResult:
+class AnalysisResult:
     passed: bool
     reasons: list[str] = field(default_factory=list)
 
@@ -44,7 +45,7 @@ class GateResult:
         return ("passed" if self.passed else "FAILED") + (": " + "; ".join(self.reasons) if self.reasons else "")
 
 
-def evaluate(observed: Observation, limits: Thresholds) -> GateResult:
+def evaluate(observed: Observation, limits: Thresholds) -> AnalysisResult:
     reasons = []
     if observed.request_rate is None or observed.request_rate < limits.min_request_rate:
         reasons.append(
@@ -67,15 +68,15 @@ def evaluate(observed: Observation, limits: Thresholds) -> GateResult:
             f"{observed.request_rate:.2f} req/s"
             + (f", PSI {observed.drift_psi:.3f}" if observed.drift_psi is not None else "")
         )
-        return GateResult(True, reasons)
-    return GateResult(False, reasons)
+        return AnalysisResult(True, reasons)
+    return AnalysisResult(False, reasons)
 
 
 class PrometheusError(EnvironmentProblem):
     pass
 
 
-class PrometheusGate:
+class PrometheusAnalysis:
     """Reads the recording rules for one track of one model service through Prometheus' HTTP API."""
 
     def __init__(self, url: str, timeout: float = 10.0) -> None:

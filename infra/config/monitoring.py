@@ -1,0 +1,17 @@
+"""Config of monitoring: Prometheus (scraping, rules, retention) and Grafana."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from infra.config.types import ImageRef, Model, Quantity
+
+
+class MonitoringConfig(Model):
+    enabled: bool = True
+    prometheus_image: ImageRef = "prom/prometheus:v2.53.2"
+    grafana_image: ImageRef = "grafana/grafana:11.2.0"
+    retention: str = Field("7d", pattern=r"^[0-9]+(h|d|w|y)$")
+    storage_size: Quantity = "5Gi"
+    scrape_interval: str = Field("15s", pattern=r"^[0-9]+(s|m)$")
+    grafana: bool = True

@@ -1,0 +1,74 @@
+"""The whole stack's config: one model per part, the cross-part rules, and the per-environment defaults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from infra.config.cluster import ClusterConfig, QuotaConfig
+from infra.config.model_service import ModelServiceConfig
+from infra.config.monitoring import MonitoringConfig
+from infra.config.retraining import RetrainingConfig
+from infra.config.tracking import TrackingConfig
+from infra.config.types import DIGEST_REF, DnsLabel, Environment, Model
+
+
+class StackConfig(Model):
+    environment: Environment
+    namespace: DnsLabel = "mlops"
+    storage_class: str | None = None
+    protect_stateful: bool = False
+    cluster: ClusterConfig = ClusterConfig()
+    quota: QuotaConfig = QuotaConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+    retraining: RetrainingConfig = RetrainingConfig()
+    models: list[ModelServiceConfig] = Field(default_factory=list)
+
+    @field_validator("models")
+    @classmethod
+    def _unique_model_names(cls, models: list[ModelServiceConfig]) -> list[ModelServiceConfig]:
+        seen: set[str] = set()
+        duplicates = sorted({m.name for m in models if m.name in seen or seen.add(m.name)})
+        if duplicates:
+            raise ValueError(f"model names must be unique; duplicated: {duplicates}")
+        return models
+
+    @model_validator(mode="after")
+    def _promoted_environments_use_digests(self) -> StackConfig:
+        # Promotion moves the exact image: a tag could point at something else by the time staging/prod pull it.
+        if self.environment is Environment.dev:
+            return self
+        for index, model in enumerate(self.models):
+            for where, image in model.images():
+                if image.build is not None:
+                    raise ValueError(
+                        f"models[{index}].{where}.build: only dev builds images; {self.environment} runs promoted digests (set {where}.ref)"
+                    )
+                if image.ref and not DIGEST_REF.match(image.ref):
+                    raise ValueError(
+                        f"models[{index}].{where}.ref {image.ref!r}: {self.environment} needs an image by digest (name@sha256:<64 hex>)"
+                    )
+        return self
+
+
+# Per-environment defaults: what each stack gets unless its Pulumi.<env>.yaml says otherwise.
+ENVIRONMENT_DEFAULTS: dict[Environment, dict[str, Any]] = {
+    Environment.dev: {"protectStateful": False, "tracking": {"backend": "sqlite"}},
+    Environment.staging: {"protectStateful": False, "tracking": {"backend": "postgres"}},
+    Environment.prod: {"protectStateful": True, "tracking": {"backend": "postgres"}},
+}
+MODEL_DEFAULTS: dict[Environment, dict[str, Any]] = {
+    Environment.dev: {"replicas": 1, "strategy": "rolling"},
+    Environment.staging: {
+        "replicas": 2,
+        "strategy": "canary",
+        "autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 4},
+    },
+    Environment.prod: {
+        "replicas": 3,
+        "strategy": "blue-green",
+        "autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 10},
+    },
+}

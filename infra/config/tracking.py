@@ -1,0 +1,15 @@
+"""Config of the MLflow tracking server and registry (and the PostgreSQL behind it where the stack uses one)."""
+
+from __future__ import annotations
+
+from infra.config.types import ImageRef, Model, Quantity, Resources, TrackingBackend
+
+
+class TrackingConfig(Model):
+    enabled: bool = True
+    image: ImageRef = "ghcr.io/mlflow/mlflow:v3.17.2"
+    backend: TrackingBackend = TrackingBackend.sqlite
+    storage_size: Quantity = "5Gi"
+    postgres_image: ImageRef = "postgres:16.4"
+    postgres_storage_size: Quantity = "5Gi"
+    resources: Resources = Resources(cpu_request="100m", memory_request="512Mi", cpu_limit="1", memory_limit="1Gi")

@@ -1,0 +1,114 @@
+"""Promotion and rollback applied to real stacks with the Pulumi Automation API.
+
+Promotion never rebuilds: the target runs the exact image digest and registry version the source stack exported.
+The target's strategy (infra/strategies/) turns it into ordered steps; each step is a set of `pulumi config set
+--path` edits, then `pulumi up`, then (where the step says so) an analysis of the new track over Prometheus. A failed
+analysis applies the step's rollback edits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from infra.config import load_stack_file
+from infra.strategies import plan_promotion, plan_rollback
+from infra.strategies.base import PromotionError, Release, Step
+from mlops_kit.analysis import AnalysisResult, Observation, PrometheusError, Thresholds, evaluate
+from mlops_kit.errors import EnvironmentProblem
+from mlops_kit.paths import REPO_ROOT
+from mlops_kit.registry import resolve_digest
+
+Printer = Callable[[str], None]
+
+
+class AnalysisFailed(EnvironmentProblem):
+    """The new track did not pass its analysis; the step was rolled back."""
+
+
+def release_from_outputs(outputs: dict[str, Any], model: str, resolve: Callable[[str], str]) -> Release:
+    """The image and version a source stack runs, by digest (tags are resolved through the registry)."""
+    models = outputs.get("models") or {}
+    if model not in models:
+        raise PromotionError(f"source stack exports no model {model!r}; it has {sorted(models)}")
+    entry = models[model]
+    image = entry["image"]
+    if "@sha256:" not in image:
+        image = resolve(image)
+    return Release(model, image, str(entry.get("modelVersion") or ""))
+
+
+class Observer(Protocol):
+    def observe(self, namespace: str, service: str, track: str) -> Observation: ...
+
+
+def _apply(stack: Any, step: Step, on_output: Printer, edits: dict[str, Any] | None = None) -> None:
+    from pulumi import automation as auto
+
+    for path, value in (edits if edits is not None else step.edits).items():
+        if value is None:
+            with contextlib.suppress(auto.CommandError):  # already absent
+                stack.remove_config(path, path=True)
+        else:
+            text = value if isinstance(value, str) else json.dumps(value)
+            stack.set_config(path, auto.ConfigValue(text), path=True)
+    stack.up(on_output=on_output, color="never")
+
+
+def _analyse(observer: Observer | None, limits: Thresholds, namespace: str, service: str, track: str) -> AnalysisResult:
+    if observer is None:
+        return AnalysisResult(True, ["analysis disabled (--no-gates)"])
+    try:
+        return evaluate(observer.observe(namespace, service, track), limits)
+    except PrometheusError as exc:
+        return AnalysisResult(False, [str(exc)])  # fail closed
+
+
+def promote(
+    source: str,
+    target: str,
+    model: str,
+    select_stack: Callable[[str], Any],
+    observer: Observer | None,
+    on_output: Printer = print,
+    work_dir: Path = REPO_ROOT,
+    digest_resolver: Callable[[str], str] = resolve_digest,
+) -> Release:
+    source_stack = select_stack(source)
+    outputs = {k: v.value for k, v in source_stack.outputs().items()}
+    if not outputs:
+        raise PromotionError(f"stack {source!r} has no outputs: run `mlops-kit up -s {source}` first")
+    release = release_from_outputs(outputs, model, digest_resolver)
+    target_stack = select_stack(target)
+    cfg = load_stack_file(target, work_dir)
+    steps = plan_promotion(cfg, release)
+    [model_cfg] = [m for m in cfg.models if m.name == model]
+    limits = Thresholds(
+        model_cfg.canary.max_error_rate, model_cfg.canary.max_p99_seconds, model_cfg.canary.max_drift_psi
+    )
+    on_output(f"promoting {model}: {release.image} (model version {release.model_version}) from {source} to {target}\n")
+    for number, step in enumerate(steps, 1):
+        on_output(f"step {number}/{len(steps)}: {step.description}\n")
+        _apply(target_stack, step, on_output)
+        if step.gate_track:
+            result = _analyse(observer, limits, cfg.namespace, model, step.gate_track)
+            on_output(f"analysis of track {step.gate_track}: {result.describe()}\n")
+            if not result.passed:
+                _apply(target_stack, step, on_output, step.rollback_edits)
+                raise AnalysisFailed(
+                    f"analysis failed at '{step.description}': {'; '.join(result.reasons)}; rolled back"
+                )
+    return release
+
+
+def rollback(
+    target: str, model: str, select_stack: Callable[[str], Any], on_output: Printer = print, work_dir: Path = REPO_ROOT
+) -> Step:
+    stack = select_stack(target)
+    step = plan_rollback(load_stack_file(target, work_dir), model)
+    on_output(f"rollback {model} in {target}: {step.description}\n")
+    _apply(stack, step, on_output)
+    return step
