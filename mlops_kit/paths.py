@@ -65,3 +65,8 @@ def pulumi_backend_dir(state: Path | None = None) -> Path:
 def expand(path: str) -> str:
     """``~``, ``$VARS`` and ``${MLOPS_KIT_CACHE}`` (with its default) expanded, for paths written in stack config."""
     return os.path.expanduser(os.path.expandvars(path.replace("${MLOPS_KIT_CACHE}", str(cache_dir()))))
+
+
+def cluster_state_dir(cluster: str) -> Path:
+    """Pulumi state and workspace of the stacks deployed to local cluster `cluster`: they live and die with it."""
+    return cache_dir() / "state" / cluster

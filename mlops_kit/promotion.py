@@ -55,6 +55,7 @@ def _apply(stack: Any, step: Step, on_output: Printer, edits: dict[str, Any] | N
         else:
             text = value if isinstance(value, str) else json.dumps(value)
             stack.set_config(path, auto.ConfigValue(text), path=True)
+    stack.write_back()  # the promoted config lands in the tracked Pulumi.<env>.yaml: a reviewable change
     stack.up(on_output=on_output, color="never")
 
 
