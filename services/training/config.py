@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from services.training.estimators import Estimator, check_params
+
 BUILTIN_DATASETS = ("breast_cancer", "wine_binary")
-
-
-class Estimator(StrEnum):
-    logistic_regression = "logistic_regression"
-    random_forest = "random_forest"
-    gradient_boosting = "gradient_boosting"
-    dummy = "dummy"  # a deliberately weak baseline; useful to see the gate refuse a model
 
 
 class GateMetric(StrEnum):
@@ -49,8 +45,6 @@ class TrainingConfig(BaseModel):
     @classmethod
     def _registry_safe_name(cls, value: str) -> str:
         # Names travel into Kubernetes object names and image tags later, so keep them DNS-label friendly.
-        import re
-
         if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", value):
             raise ValueError(
                 f"{value!r} is not a valid model name: use lower-case letters, digits and '-', "
@@ -74,7 +68,5 @@ class TrainingConfig(BaseModel):
 
     @model_validator(mode="after")
     def _params_fit_estimator(self) -> TrainingConfig:
-        from services.training.estimators import check_params
-
         check_params(self.estimator, self.params)
         return self

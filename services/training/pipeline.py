@@ -17,13 +17,13 @@ from sklearn.model_selection import train_test_split
 
 from mlops_kit.errors import EnvironmentProblem
 from services.monitoring.drift import dataset_baseline
+from services.training.champion_gate import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, ChampionDecision, decide
 from services.training.config import TrainingConfig
 from services.training.data import load_dataset, validate
 from services.training.estimators import build_estimator, effective_params
-from services.training.gate import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, GateDecision, decide
 
 BASELINE_FILE = "feature_baseline.json"
-DEFAULT_TRACKING_URI = "http://127.0.0.1:5050"  # where `make up` starts it (5000 is the image registry)
+DEFAULT_TRACKING_URI = "http://127.0.0.1:5050"  # where `make demo` starts it (5000 is the image registry)
 
 StepReporter = Callable[[str], None]
 
@@ -38,7 +38,7 @@ class TrainingResult:
     model_name: str
     model_version: str
     metrics: dict[str, float]
-    decision: GateDecision
+    decision: ChampionDecision
     dataset_digest: str
     dataset_source: str
     timings: dict[str, float] = field(default_factory=dict)
@@ -81,7 +81,7 @@ def check_tracking_server(uri: str) -> None:
     except httpx.HTTPError as exc:
         raise TrainingError(
             f"MLflow tracking server {uri} is not reachable ({exc.__class__.__name__}: {exc}). "
-            "Start one with `make up` (it serves on 127.0.0.1:5050), or set MLFLOW_TRACKING_URI / --tracking-uri."
+            "Start one with `make demo` (it serves on 127.0.0.1:5050), or set MLFLOW_TRACKING_URI / --tracking-uri."
         ) from None
 
 

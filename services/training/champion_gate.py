@@ -1,4 +1,5 @@
-"""The model-validation gate: a pure decision from scores, so it is testable without MLflow."""
+"""The champion gate: whether a newly trained version replaces the champion, a pure decision from scores (testable
+without MLflow). Not the rollout analysis, which judges a deployed track by its live metrics (mlops_kit/analysis.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ PREVIOUS_CHAMPION = "previous-champion"  # kept so a bad promotion can be undone
 
 
 @dataclass(frozen=True)
-class GateDecision:
+class ChampionDecision:
     alias: Literal["champion", "challenger"]
     metric: str
     candidate_score: float
@@ -32,7 +33,7 @@ def decide(
     margin: float,
     champion_version: str | None = None,
     champion_error: str | None = None,
-) -> GateDecision:
+) -> ChampionDecision:
     """Promote the candidate to champion only if there is no champion or it wins by more than `margin`.
 
     A champion that cannot be scored on the candidate's held-out data (e.g. different features) is kept: replacing a
@@ -40,9 +41,9 @@ def decide(
     """
     common = {"metric": metric, "candidate_score": candidate_score, "margin": margin}
     if champion_version is None:
-        return GateDecision(CHAMPION, champion_score=None, champion_version=None, reason="no champion yet", **common)
+        return ChampionDecision(CHAMPION, champion_score=None, champion_version=None, reason="no champion yet", **common)
     if champion_score is None:
-        return GateDecision(
+        return ChampionDecision(
             CHALLENGER,
             champion_score=None,
             champion_version=champion_version,
@@ -52,10 +53,10 @@ def decide(
     improvement = candidate_score - champion_score
     if improvement > margin:
         reason = f"{metric} {candidate_score:.4f} beats champion v{champion_version} {champion_score:.4f} by {improvement:.4f} > {margin}"
-        return GateDecision(
+        return ChampionDecision(
             CHAMPION, champion_score=champion_score, champion_version=champion_version, reason=reason, **common
         )
     reason = f"{metric} {candidate_score:.4f} vs champion v{champion_version} {champion_score:.4f}: improvement {improvement:.4f} is not > {margin}"
-    return GateDecision(
+    return ChampionDecision(
         CHALLENGER, champion_score=champion_score, champion_version=champion_version, reason=reason, **common
     )

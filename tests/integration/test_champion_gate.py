@@ -1,4 +1,4 @@
-"""The champion/challenger gate against a real MLflow server and registry."""
+"""The champion gate (champion/challenger aliases) against a real MLflow server and registry."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-from services.training.gate import CHALLENGER, CHAMPION, decide
+from services.training.champion_gate import CHALLENGER, CHAMPION, decide
 
 
 def test_first_model_becomes_champion():
