@@ -41,7 +41,9 @@ def decide(
     """
     common = {"metric": metric, "candidate_score": candidate_score, "margin": margin}
     if champion_version is None:
-        return ChampionDecision(CHAMPION, champion_score=None, champion_version=None, reason="no champion yet", **common)
+        return ChampionDecision(
+            CHAMPION, champion_score=None, champion_version=None, reason="no champion yet", **common
+        )
     if champion_score is None:
         return ChampionDecision(
             CHALLENGER,
