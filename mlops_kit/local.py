@@ -106,7 +106,7 @@ def start_bento(
     env.update({"MODEL_URI": model_uri, "MLFLOW_TRACKING_URI": tracking_uri, "BENTOML_WORKERS": str(workers)})
     root = Path(__file__).resolve().parent.parent
     cmd = [
-        str(BIN / "bentoml"), "serve", "services.serving.service:ModelService",
+        str(BIN / "bentoml"), "serve", "services.serving.service:ModelServer",
         "--host", "127.0.0.1", "--port", str(port), "--working-dir", str(root),
     ]  # fmt: skip
     return _spawn("bentoml serve", cmd, f"http://127.0.0.1:{port}", "/readyz", log_path, env, timeout)

@@ -110,7 +110,7 @@ def serve(
     env["MODEL_URI"] = uri
     env["BENTOML_WORKERS"] = str(workers)
     env["MLFLOW_TRACKING_URI"] = tracking_uri
-    cmd = [sys.executable, "-m", "bentoml", "serve", "services.serving.service:ModelService",
+    cmd = [sys.executable, "-m", "bentoml", "serve", "services.serving.service:ModelServer",
            "--host", host, "--port", str(port), "--working-dir", str(REPO_ROOT)]  # fmt: skip
     console.print(f"serving {env['MODEL_URI']} on http://{host}:{port}  (POST /predict, GET /model/, /metrics)")
     raise typer.Exit(subprocess.call(cmd, env=env))

@@ -31,7 +31,7 @@ MODEL_URI = os.environ.get("MODEL_URI", f"models:/{MODEL_NAME}@champion")
 # 503 for requests it expects to wait longer than MAX_LATENCY_MS, so keep it well above the p99 you accept.
 MAX_BATCH_ROWS = int(os.environ.get("MLOPS_MAX_BATCH_ROWS", "1000"))
 MAX_LATENCY_MS = int(os.environ.get("MLOPS_MAX_LATENCY_MS", "1000"))
-# gc.set_threshold() after the model has loaded (see ModelService.__init__); "700,10,10" restores Python's default.
+# gc.set_threshold() after the model has loaded (see ModelServer.__init__); "700,10,10" restores Python's default.
 GC_THRESHOLDS = tuple(int(x) for x in os.environ.get("MLOPS_GC_THRESHOLDS", "50000,50,100").split(","))
 
 # Set once per worker process when the model has loaded; read by the /model app and the header middleware.
@@ -74,7 +74,7 @@ class ModelHeaders:
     traffic={"timeout": 30},
     logging={"access": {"enabled": os.environ.get("MLOPS_ACCESS_LOG", "false") == "true"}},
 )
-class ModelService:
+class ModelServer:
     def __init__(self) -> None:
         global _served
         model = load_model(MODEL_URI, os.environ.get("MLFLOW_TRACKING_URI"), fallback_name=MODEL_NAME)
@@ -120,5 +120,5 @@ class ModelService:
 
 # The response's media type is fixed; without this BentoML derives it per response from a freshly generated JSON
 # schema of the return type (~10 % of the CPU per request, measured with py-spy).
-ModelService.apis["predict"].output_spec.media_type = "application/json"
-ModelService.add_asgi_middleware(ModelHeaders)
+ModelServer.apis["predict"].output_spec.media_type = "application/json"
+ModelServer.add_asgi_middleware(ModelHeaders)

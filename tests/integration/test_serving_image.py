@@ -120,7 +120,7 @@ def test_image_metadata(image, trained):
     assert config["User"] == f"{APP_UID}:{APP_UID}"
     assert "3000/tcp" in config["ExposedPorts"]
     assert config["Cmd"] == [
-        "bentoml", "serve", "services.serving.service:ModelService", "--host", "0.0.0.0", "--port", "3000"
+        "bentoml", "serve", "services.serving.service:ModelServer", "--host", "0.0.0.0", "--port", "3000"
     ]  # fmt: skip
     env = dict(e.split("=", 1) for e in config["Env"])
     assert env["MODEL_URI"] == "/opt/model"
