@@ -17,6 +17,7 @@ from infra.manifests.common import Manifest
 from infra.manifests.model_service import model_service_manifests, service_url
 from infra.manifests.monitoring import grafana_url, monitoring_manifests, prometheus_url
 from infra.manifests.namespace import namespace_manifests
+from infra.manifests.placement import place
 from infra.manifests.retraining import retraining_manifests
 from infra.manifests.tracking import tracking_manifests, tracking_url
 from infra.strategies.base import RolloutPlan
@@ -64,16 +65,16 @@ def _model_service(cfg: StackConfig, model: ModelServiceConfig, resolve_image: I
     candidate = resolve_image("candidate", candidate_config, model) if candidate_config else primary
     images = {"primary": primary, "candidate": candidate}
     manifests, rollout = model_service_manifests(cfg, model, images)
-    return ModelServiceParts(model, manifests, rollout, images, service_url(cfg, model))
+    return ModelServiceParts(model, place(cfg, manifests), rollout, images, service_url(cfg, model))
 
 
 def platform(cfg: StackConfig, secrets: Mapping[str, Any], resolve_image: ImageResolver = reference_of) -> Platform:
     monitoring = cfg.monitoring
     return Platform(
         namespace=namespace_manifests(cfg),
-        tracking=tracking_manifests(cfg, secrets.get("postgresPassword")),
-        monitoring=monitoring_manifests(cfg, secrets.get("grafanaAdminPassword")),
-        retraining=retraining_manifests(cfg),
+        tracking=place(cfg, tracking_manifests(cfg, secrets.get("postgresPassword"))),
+        monitoring=place(cfg, monitoring_manifests(cfg, secrets.get("grafanaAdminPassword"))),
+        retraining=place(cfg, retraining_manifests(cfg)),
         models={model.name: _model_service(cfg, model, resolve_image) for model in cfg.models},
         urls={
             "mlflow": tracking_url(cfg) if cfg.tracking.enabled else "",

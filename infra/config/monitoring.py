@@ -14,4 +14,8 @@ class MonitoringConfig(Model):
     retention: str = Field("7d", pattern=r"^[0-9]+(h|d|w|y)$")
     storage_size: Quantity = "5Gi"
     scrape_interval: str = Field("15s", pattern=r"^[0-9]+(s|m)$")
-    grafana: bool = True
+    grafana: bool | None = Field(
+        None,
+        description="Run Grafana with the repo's dashboards. Default: yes, except on the kit's local cluster, where "
+        "no Grafana image exists (AGPL: not built here) and the dashboards are read with `mlops-kit dashboards`.",
+    )

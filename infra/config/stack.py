@@ -36,6 +36,20 @@ class StackConfig(Model):
         return models
 
     @model_validator(mode="after")
+    def _grafana_where_it_can_run(self) -> StackConfig:
+        wanted = self.monitoring.grafana
+        if wanted and self.cluster.is_local:
+            raise ValueError(
+                "monitoring.grafana: the kit's local cluster has no Grafana image (Grafana is AGPL and not built "
+                "here); set monitoring.grafana: false and read the dashboards with `mlops-kit dashboards`, or point "
+                "cluster.context at another cluster"
+            )
+        if wanted is None:
+            resolved = self.monitoring.model_copy(update={"grafana": not self.cluster.is_local})
+            object.__setattr__(self, "monitoring", resolved)
+        return self
+
+    @model_validator(mode="after")
     def _promoted_environments_use_digests(self) -> StackConfig:
         # Promotion moves the exact image: a tag could point at something else by the time staging/prod pull it.
         if self.environment is Environment.dev:
