@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mlops_kit.local import BIN, LocalServer, _spawn, free_port, start_bento, start_mlflow  # noqa: E402
+from mlops_kit.waiting import http_ok, wait_until  # noqa: E402
 
 CACHE = Path(os.environ.get("MLOPS_KIT_CACHE", Path.home() / ".cache" / "mlops-kit"))
 LUA = ROOT / "bench" / "post.lua"
@@ -217,24 +218,16 @@ def container(docker: str, image: str, workers: int) -> Iterator[Server]:
     try:
         port = run(docker, "port", name, "3000/tcp").stdout.split()[0].rsplit(":", 1)[1]
         url = f"http://127.0.0.1:{port}"
-        wait_ready(url + "/readyz", lambda: run(docker, "inspect", "-f", "{{.State.Running}}", name).stdout.strip())
+
+        def running() -> bool:
+            return run(docker, "inspect", "-f", "{{.State.Running}}", name).stdout.strip() == "true"
+
+        wait_until(http_ok(url + "/readyz"), timeout=180, interval=0.3, alive=running)
         pids = [int(p) for p in run(docker, "top", name, "-o", "pid").stdout.split()[1:]]
         address = run(docker, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name)
         yield Server(url, server_processes(pids), docker_proxy(port), f"http://{address.stdout.split()[0]}:3000")
     finally:
         subprocess.run([docker, "rm", "-f", name], capture_output=True)
-
-
-def wait_ready(url: str, running, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        if running() != "true":
-            raise RuntimeError(f"server behind {url} exited")
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} not ready within {timeout} s")
 
 
 @contextlib.contextmanager

@@ -1,6 +1,6 @@
 """Local processes the ML loop needs (MLflow tracking server, BentoML server): start, wait until healthy, stop.
 
-Shared by the CLI (`mlops-kit mlflow`), the README's demo and the integration tests, so all three start them the same way.
+Shared by `mlops-kit demo`, the integration tests and bench/serving.py, so all three start them the same way.
 """
 
 from __future__ import annotations
@@ -10,13 +10,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from mlops_kit.errors import EnvironmentProblem
+from mlops_kit.waiting import GaveUp, http_ok, wait_until
 
 BIN = Path(sys.executable).parent
 
@@ -63,22 +61,18 @@ def _spawn(
     log = log_path.open("ab")
     process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     server = LocalServer(name, url, process, log_path)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    try:
+        wait_until(http_ok(url + health), timeout=timeout, alive=lambda: process.poll() is None)
+    except GaveUp:
         if process.poll() is not None:
             raise ProcessStartError(
                 f"{name} exited with code {process.returncode}; log {log_path}:\n{server.log_tail()}"
-            )
-        try:
-            if httpx.get(url + health, timeout=2.0).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    server.stop()
-    raise ProcessStartError(
-        f"{name} did not answer {url}{health} within {timeout:.0f} s; log {log_path}:\n{server.log_tail()}"
-    )
+            ) from None
+        server.stop()
+        raise ProcessStartError(
+            f"{name} did not answer {url}{health} within {timeout:.0f} s; log {log_path}:\n{server.log_tail()}"
+        ) from None
+    return server
 
 
 def start_mlflow(state_dir: Path, port: int | None = None, timeout: float = 120.0) -> LocalServer:

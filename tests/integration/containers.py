@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import subprocess
-import time
 
-import httpx
 import pytest
+
+from mlops_kit.waiting import GaveUp, http_ok, wait_until
 
 
 def published_url(docker: str, name: str, container_port: int) -> tuple[str, str]:
@@ -17,17 +16,15 @@ def published_url(docker: str, name: str, container_port: int) -> tuple[str, str
     return published, f"http://{published}"
 
 
+def container_running(docker: str, name: str) -> bool:
+    state = subprocess.run([docker, "inspect", "-f", "{{.State.Running}}", name], capture_output=True, text=True)
+    return state.stdout.strip() == "true"
+
+
 def wait_until_healthy(docker: str, name: str, health_url: str, timeout: float = 180) -> None:
     """Poll `health_url` until 200; fail with the container's log tail if it exits or never gets there."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(health_url, timeout=2).status_code == 200:
-                return
-        state = subprocess.run([docker, "inspect", "-f", "{{.State.Running}}", name], capture_output=True, text=True)
-        if state.stdout.strip() != "true" or time.monotonic() > deadline:
-            logs = subprocess.run([docker, "logs", "--tail", "60", name], capture_output=True, text=True)
-            pytest.fail(
-                f"container {name} not healthy at {health_url} (running={state.stdout.strip()}):\n{logs.stdout}{logs.stderr}"
-            )
-        time.sleep(0.3)
+    try:
+        wait_until(http_ok(health_url), timeout=timeout, interval=0.3, alive=lambda: container_running(docker, name))
+    except GaveUp as gave_up:
+        logs = subprocess.run([docker, "logs", "--tail", "60", name], capture_output=True, text=True)
+        pytest.fail(f"container {name} not healthy at {health_url}: {gave_up}:\n{logs.stdout}{logs.stderr}")

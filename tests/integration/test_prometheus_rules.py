@@ -16,7 +16,6 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import yaml
 from infra.config import parse_stack_config
 from infra.manifests.monitoring import RULES_DIR, SCRAPE_JOB, dashboard_files, monitoring_manifests
 from mlops_kit.paths import REPO_ROOT as ROOT
+from mlops_kit.waiting import GaveUp, wait_until
 from services.monitoring.drift import psi
 
 PROMTOOL_TESTS = ROOT / "infra" / "monitoring" / "tests"
@@ -314,17 +314,14 @@ def test_real_prometheus_scrapes_annotated_pods_with_the_rule_labels(promtool, t
             response.raise_for_status()
             return response.json()["data"]["result"]
 
-        deadline = time.monotonic() + 60
-        error_ratio, p99 = [], []
-        while time.monotonic() < deadline and not (error_ratio and p99):
-            assert process.poll() is None, (tmp_path / "prometheus.log").read_text()
-            time.sleep(1)
-            try:
-                error_ratio = query("mlops:request_error_ratio:rate5m")
-                p99 = query("mlops:request_latency_p99:rate5m")
-            except httpx.HTTPError:
-                continue
-        assert error_ratio and p99, "no recorded samples within 60 s:\n" + (tmp_path / "prometheus.log").read_text()
+        def recorded() -> tuple[list[dict], list[dict]] | None:
+            error_ratio, p99 = query("mlops:request_error_ratio:rate5m"), query("mlops:request_latency_p99:rate5m")
+            return (error_ratio, p99) if error_ratio and p99 else None
+
+        try:
+            error_ratio, p99 = wait_until(recorded, timeout=60, interval=1, alive=lambda: process.poll() is None)
+        except GaveUp as gave_up:
+            pytest.fail(f"prometheus: no recorded samples ({gave_up}):\n" + (tmp_path / "prometheus.log").read_text())
 
         rule_labels = {"namespace": "mlops", "service": "iris", "track": "canary"}
         assert error_ratio[0]["metric"] == {"__name__": "mlops:request_error_ratio:rate5m", **rule_labels}
