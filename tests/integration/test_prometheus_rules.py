@@ -28,7 +28,7 @@ from infra.config import parse_stack_config
 from infra.manifests.monitoring import RULES_DIR, SCRAPE_JOB, dashboard_files, monitoring_manifests
 from mlops_kit.paths import REPO_ROOT as ROOT
 from mlops_kit.waiting import GaveUp, wait_until
-from services.monitoring.drift import psi
+from services.monitoring.drift import PSI_ALERT_THRESHOLD, psi
 
 PROMTOOL_TESTS = ROOT / "infra" / "monitoring" / "tests"
 RECORDING_RULES = RULES_DIR / "model-service-recording.yaml"
@@ -113,7 +113,7 @@ def test_psi_cases_cover_both_sides_of_the_alert_threshold():
     values = {name: psi(fractions, counts) for name, (fractions, counts) in PSI_CASES.items()}
     assert values["uniform-as-baseline"] == pytest.approx(0, abs=1e-12)
     assert values["skewed-as-baseline"] == pytest.approx(0, abs=1e-12)
-    assert 0 < values["mild-shift"] < 0.25 < values["shift-right"] < values["empty-bins"]
+    assert 0 < values["mild-shift"] < PSI_ALERT_THRESHOLD < values["shift-right"] < values["empty-bins"]
 
 
 def test_psi_record_matches_python_psi(promtool, tmp_path):
