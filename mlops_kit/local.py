@@ -93,14 +93,21 @@ def start_mlflow(state_dir: Path, port: int | None = None, timeout: float = 120.
 
 
 def start_bento(
-    model_uri: str, tracking_uri: str, log_path: Path, port: int | None = None, workers: int = 1, timeout: float = 120.0
+    model_uri: str,
+    tracking_uri: str | None,
+    log_path: Path,
+    port: int | None = None,
+    workers: int = 1,
+    timeout: float = 120.0,
+    bento: str | None = None,
 ) -> LocalServer:
+    """`bentoml serve` of the service in this source tree, or of a built bento (`bento`: its tag in BENTOML_HOME)."""
     port = port or free_port()
     env = dict(os.environ)
-    env.update({"MODEL_URI": model_uri, "MLFLOW_TRACKING_URI": tracking_uri, "BENTOML_WORKERS": str(workers)})
+    env.update({"MODEL_URI": model_uri, "BENTOML_WORKERS": str(workers)})
+    if tracking_uri:
+        env["MLFLOW_TRACKING_URI"] = tracking_uri
     root = Path(__file__).resolve().parent.parent
-    cmd = [
-        str(BIN / "bentoml"), "serve", "services.serving.service:ModelServer",
-        "--host", "127.0.0.1", "--port", str(port), "--working-dir", str(root),
-    ]  # fmt: skip
+    target = [bento] if bento else ["services.serving.service:ModelServer", "--working-dir", str(root)]
+    cmd = [str(BIN / "bentoml"), "serve", *target, "--host", "127.0.0.1", "--port", str(port)]
     return _spawn("bentoml serve", cmd, f"http://127.0.0.1:{port}", "/readyz", log_path, env, timeout)
