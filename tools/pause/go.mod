@@ -1,0 +1,3 @@
+module mlops-kit/tools/pause
+
+go 1.26.0
