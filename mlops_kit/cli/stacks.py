@@ -166,3 +166,21 @@ def render(
     counts = ", ".join(f"{n} {kind}" for kind, n in summary(paths).items())
     checked = f"; valid for Kubernetes {validate}" if validate else ""
     console.print(f"wrote {len(paths)} objects to {out / stack} ({counts}){checked}")
+
+
+@command()
+def dashboards(
+    prometheus_url: Annotated[str, typer.Option(help="Prometheus to query (e.g. a port-forward).")],
+    namespace: Annotated[str, typer.Option(help="The stack's namespace, e.g. mlops-dev.")] = "mlops-dev",
+    service: Annotated[str, typer.Option(help="Model services to show (regex).")] = ".*",
+    dashboard: Annotated[str | None, typer.Option(help="One dashboard file, e.g. model-service.json.")] = None,
+) -> None:
+    """The repo's dashboards without Grafana: every panel's queries, evaluated now."""
+    from rich.table import Table
+
+    from mlops_kit.dashboards import read
+
+    table = Table("panel", "series", "value", title=f"dashboards · {namespace} · {prometheus_url}")
+    for reading in read(prometheus_url, namespace, service, dashboard):
+        table.add_row(reading.panel, reading.legend, reading.value)
+    console.print(table)
