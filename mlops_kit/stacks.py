@@ -18,7 +18,11 @@ tracked stack file as Pulumi always does.
 
 from __future__ import annotations
 
+import copy
+import itertools
+import json
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Callable
@@ -103,6 +107,58 @@ def merged_stack_file(tracked: dict[str, Any], local: dict[str, Any]) -> dict[st
     return merged
 
 
+_PATH_PART = re.compile(r"([A-Za-z0-9_-]+)|\[(\d+)\]")
+
+
+def apply_edits(config: dict[str, Any], edits: dict[str, Any]) -> dict[str, Any]:
+    """`pulumi config set --path` semantics on a stack file's `config:` mapping (pure): `models[0].image.ref` → value;
+    None removes the key."""
+    result = copy.deepcopy(config)
+    for path, value in edits.items():
+        parts = [name or int(index) for name, index in _PATH_PART.findall(path)]
+        if not parts or not isinstance(parts[0], str):
+            raise ValueError(f"config path {path!r} must start with a key, e.g. models[0].image.ref")
+        parts[0] = f"{PROJECT}:{parts[0]}"
+        node: Any = result
+        for here, following in itertools.pairwise(parts):
+            if isinstance(here, int):
+                while len(node) <= here:
+                    node.append({})
+                node = node[here]
+            else:
+                if not isinstance(node.get(here), dict | list):
+                    node[here] = [] if isinstance(following, int) else {}
+                node = node[here]
+        last = parts[-1]
+        if value is None:
+            if isinstance(last, str):
+                node.pop(last, None)
+        elif isinstance(last, int):
+            while len(node) <= last:
+                node.append({})
+            node[last] = value
+        else:
+            node[last] = value
+    return result
+
+
+def _overrides_file(workspace: Path, stack: str) -> Path:
+    return workspace / f"overrides.{stack}.json"
+
+
+def set_local_overrides(workspace: Path, stack: str, edits: dict[str, Any]) -> None:
+    """Config that is true of this machine only (its images' digests, its champion's version): applied on top of the
+    tracked file in every run from this state, never written to a tracked file. `{}` removes all of them."""
+    path = _overrides_file(workspace, stack)
+    workspace.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(edits, indent=2, sort_keys=True))
+
+
+def local_overrides(workspace: Path, stack: str) -> dict[str, Any]:
+    path = _overrides_file(workspace, stack)
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def prepare_workspace(source: Path, workspace: Path, stack: str) -> Path:
     """(Re)build the workspace for `stack` from the source project; returns the workspace directory."""
     workspace.mkdir(parents=True, exist_ok=True)
@@ -116,6 +172,7 @@ def prepare_workspace(source: Path, workspace: Path, stack: str) -> Path:
         link.symlink_to((source / "infra").resolve())
     stack_file = workspace / f"Pulumi.{stack}.yaml"
     merged = merged_stack_file(_read(source / f"Pulumi.{stack}.yaml"), _read(stack_file))
+    merged["config"] = apply_edits(merged["config"], local_overrides(workspace, stack))
     stack_file.write_text(yaml.safe_dump(merged, sort_keys=False))
     return workspace
 
@@ -147,6 +204,11 @@ class Selected:
 
     def write_back(self) -> None:
         write_back(self.source, self.workspace, self.stack.name)
+
+    def set_local_overrides(self, edits: dict[str, Any]) -> None:
+        """Record machine-local config and rebuild the workspace's stack file with it."""
+        set_local_overrides(self.workspace, self.stack.name, edits)
+        prepare_workspace(self.source, self.workspace, self.stack.name)
 
 
 def select_stack(

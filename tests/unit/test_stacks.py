@@ -71,3 +71,25 @@ def test_workspace_links_this_checkouts_program(tmp_path):
     workspace = stacks.prepare_workspace(source, tmp_path / "ws", "dev")
     assert (workspace / "infra").resolve() == (source / "infra").resolve()
     assert yaml.safe_load((workspace / "Pulumi.dev.yaml").read_text())["config"]["mlops-kit:environment"] == "dev"
+
+
+def test_config_edits_follow_pulumi_path_syntax():
+    config = {"mlops-kit:models": [{"name": "m", "image": {"ref": "old"}, "canary": {"weight": 10}}]}
+    edited = stacks.apply_edits(
+        config,
+        {"models[0].image.ref": "new", "models[0].canary": None, "tracking.image": "r/mlflow@x", "models[0].v": "3"},
+    )
+    assert edited["mlops-kit:models"] == [{"name": "m", "image": {"ref": "new"}, "v": "3"}]
+    assert edited["mlops-kit:tracking"] == {"image": "r/mlflow@x"}
+    assert config["mlops-kit:models"][0]["image"]["ref"] == "old", "the input is left alone"
+
+
+def test_local_overrides_apply_on_top_of_the_tracked_file_and_stay_out_of_it(tmp_path):
+    source = tmp_path / "src"
+    stacks.scratch_project(source, ("dev",))
+    tracked_before = (source / "Pulumi.dev.yaml").read_text()
+    stacks.set_local_overrides(tmp_path / "ws", "dev", {"models[0].modelVersion": "9"})
+    workspace = stacks.prepare_workspace(source, tmp_path / "ws", "dev")
+    merged = yaml.safe_load((workspace / "Pulumi.dev.yaml").read_text())
+    assert merged["config"]["mlops-kit:models"][0]["modelVersion"] == "9"
+    assert (source / "Pulumi.dev.yaml").read_text() == tracked_before
