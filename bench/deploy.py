@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = "mlops-kit-bench"  # its own cluster: never collides with what `make up` deployed
 sys.path.insert(0, str(ROOT))
 
-from mlops_kit import cluster, stacks  # noqa: E402
+from mlops_kit import localcluster, paths, stacks  # noqa: E402
 
 BASELINE_PROGRAM = """
 import pulumi, pulumi_kubernetes as k8s
@@ -43,7 +43,7 @@ def baseline_project(work: Path) -> Path:
     (work / "baseline").mkdir(parents=True)
     (work / "baseline" / "__main__.py").write_text(
         f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
-        + BASELINE_PROGRAM.format(context=cluster.kubeconfig_context(CLUSTER))
+        + BASELINE_PROGRAM.format(context=paths.local_context(CLUSTER))
     )
     (work / "Pulumi.yaml").write_text(
         f"name: bench-baseline\nruntime:\n  name: python\n  options:\n    toolchain: pip\n    virtualenv: {ROOT / '.venv'}\nmain: baseline/\n"
@@ -59,7 +59,7 @@ def main() -> None:
         lambda: subprocess.run(["bash", str(ROOT / "tools/build-toolchain.sh")], check=True, capture_output=True),
         results,
     )
-    cluster.up(CLUSTER)
+    localcluster.up(CLUSTER)
     quiet = lambda _line: None  # noqa: E731
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["PULUMI_BACKEND_URL"] = f"file://{tmp}/backend"
@@ -67,7 +67,7 @@ def main() -> None:
         Path(tmp, "backend").mkdir()
         for label, work in (
             ("baseline", baseline_project(Path(tmp, "b"))),
-            ("dev", stacks.scratch_project(Path(tmp, "p"), ("dev",), cluster.kubeconfig_context(CLUSTER))),
+            ("dev", stacks.scratch_project(Path(tmp, "p"), ("dev",), paths.local_context(CLUSTER))),
         ):
             print(label)
             stack = stacks.select_stack(
@@ -78,7 +78,7 @@ def main() -> None:
             timed(f"{label}: up from empty", partial(stack.up, on_output=quiet), results)
             timed(f"{label}: up, no changes", partial(stack.up, on_output=quiet), results)
             timed(f"{label}: destroy", partial(stack.destroy, on_output=quiet), results)
-    cluster.down(CLUSTER)
+    localcluster.down(CLUSTER)
     print("ratios (dev stack / one-Namespace baseline)")
     for step in ("preview (warm)", "up from empty", "up, no changes", "destroy"):
         print(f"  {step:<32} {results[f'dev: {step}'] / results[f'baseline: {step}']:>7.2f}x")

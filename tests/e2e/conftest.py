@@ -1,4 +1,5 @@
-"""The e2e layer: the real Pulumi CLI (built by tools/build-toolchain.sh) against the kit's local kwok cluster.
+"""The e2e layer: the real Pulumi CLI (built by tools/build-toolchain.sh) against the kit's local cluster (kwok control
+plane, one real node, fake nodes).
 
 The stacks run from a scratch project directory whose `infra/` links to the repo's, so setting config or secrets
 never rewrites the committed Pulumi.<env>.yaml files, and state lives in a throwaway file backend.
@@ -11,21 +12,21 @@ from pathlib import Path
 
 import pytest
 
-from mlops_kit import cluster, stacks
+from mlops_kit import localcluster, paths, stacks
 
 REPO = Path(__file__).resolve().parents[2]
 # A cluster of its own, so the suite never touches the one `make up` deploys to.
 CLUSTER_NAME = "mlops-kit-e2e"
-CONTEXT = cluster.kubeconfig_context(CLUSTER_NAME)
+CONTEXT = paths.local_context(CLUSTER_NAME)
 
 
 @pytest.fixture(scope="session")
 def local_cluster():
     if not (stacks.toolchain_dir() / "bin" / "pulumi").exists():
         pytest.fail("the Pulumi CLI is not built: run `make toolchain` (bash tools/build-toolchain.sh)")
-    state = cluster.up(CLUSTER_NAME)
+    state = localcluster.up(CLUSTER_NAME)
     yield state
-    cluster.down(CLUSTER_NAME)
+    localcluster.down(CLUSTER_NAME)
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +42,7 @@ def kubectl_json(*args: str) -> dict:
     import subprocess
 
     done = subprocess.run(
-        ["kubectl", "--kubeconfig", str(cluster.kubeconfig_path()), "--context", CONTEXT, *args, "-o", "json"],
+        ["kubectl", "--kubeconfig", str(paths.local_kubeconfig()), "--context", CONTEXT, *args, "-o", "json"],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"

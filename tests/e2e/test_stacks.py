@@ -14,7 +14,7 @@ import pytest
 from pulumi import automation as auto
 
 from infra.config import load_stack_file
-from mlops_kit import cluster
+from mlops_kit import paths
 from mlops_kit.render import stack_manifests
 
 pytestmark = pytest.mark.e2e
@@ -74,7 +74,7 @@ def test_dev_up_is_ready_idempotent_updatable_and_destroyable(runner, kubectl, k
     stack.destroy(on_output=runner.printer, color="never")
     assert stack.export_stack().deployment.get("resources") in (None, [])
     remaining = subprocess.run(
-        ["kubectl", "--kubeconfig", str(cluster.kubeconfig_path()), "--context", kube_context, "get", "namespace", namespace],
+        ["kubectl", "--kubeconfig", str(paths.local_kubeconfig()), "--context", kube_context, "get", "namespace", namespace],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert remaining.returncode != 0 or '"Terminating"' in remaining.stdout

@@ -1,4 +1,4 @@
-"""Smoke test of the offline toolchain (tools/build-toolchain.sh) and the kwok control plane (mlops_kit.cluster).
+"""Smoke test of the offline toolchain (tools/build-toolchain.sh) and the local cluster (mlops_kit.localcluster).
 
 Needs the toolchain built (`make toolchain`); fails, never skips, when it is missing.
 """
@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops_kit import cluster
+from mlops_kit import localcluster, paths
+from mlops_kit.localcluster.control_plane import NODE_COUNT
 
 pytestmark = pytest.mark.e2e
 
@@ -50,7 +51,7 @@ def _run(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: 
 
 @pytest.fixture(scope="module")
 def bin_dir() -> Path:
-    b = cluster.bin_dir()
+    b = paths.toolchain_bin()
     needed = [
         "pulumi",
         "pulumi-language-python",
@@ -90,17 +91,17 @@ def test_binaries_report_pinned_versions(bin_dir: Path) -> None:
     assert kwok_v in _run(str(bin_dir / "kwok"), "--version")
     # The provider embeds its version in the schema it serves; the build stamps it into schema-embed.json.
     pk_version = _versions_env()["PK_VERSION"]
-    schema = cluster.toolchain_dir() / "src/pulumi-kubernetes-provider/cmd/pulumi-resource-kubernetes/schema-embed.json"
+    schema = paths.toolchain_dir() / "src/pulumi-kubernetes-provider/cmd/pulumi-resource-kubernetes/schema-embed.json"
     assert json.loads(schema.read_text())["version"] == pk_version
 
 
 def _kubectl(*args: str, timeout: float = 60) -> str:
     return _run(
-        str(cluster.bin_dir() / "kubectl"),
+        str(paths.toolchain_bin() / "kubectl"),
         "--kubeconfig",
-        str(cluster.kubeconfig_path(CLUSTER)),
+        str(paths.local_kubeconfig()),
         "--context",
-        cluster.kubeconfig_context(CLUSTER),
+        paths.local_context(CLUSTER),
         *args,
         timeout=timeout,
     )
@@ -108,28 +109,28 @@ def _kubectl(*args: str, timeout: float = 60) -> str:
 
 @pytest.fixture(scope="module")
 def kwok_cluster(bin_dir: Path):
-    st = cluster.up(CLUSTER)
+    st = localcluster.up(CLUSTER)
     try:
         yield st
     finally:
-        cluster.down(CLUSTER)
-    assert not cluster.status(CLUSTER).exists
+        localcluster.down(CLUSTER)
+    assert not localcluster.status(CLUSTER).exists
 
 
-def test_cluster_nodes_ready_and_up_is_idempotent(kwok_cluster: cluster.ClusterStatus) -> None:
+def test_cluster_nodes_ready_and_up_is_idempotent(kwok_cluster: localcluster.ClusterStatus) -> None:
     assert kwok_cluster.running
     assert kwok_cluster.context == f"kwok-{CLUSTER}"
     out = _kubectl("get", "nodes", "--no-headers")
     rows = [line.split() for line in out.strip().splitlines()]
-    assert len(rows) == cluster.NODE_COUNT, out
+    assert len(rows) == NODE_COUNT + 1, out  # the fake nodes and the real one
     assert all(r[1] == "Ready" for r in rows), out
     t = time.monotonic()
-    again = cluster.up(CLUSTER)  # reuses the running cluster
+    again = localcluster.up(CLUSTER)  # reuses the running cluster
     assert again.server == kwok_cluster.server
     assert time.monotonic() - t < 30
 
 
-def test_pvc_binds_and_pod_runs(kwok_cluster: cluster.ClusterStatus) -> None:
+def test_pvc_binds_and_pod_runs(kwok_cluster: localcluster.ClusterStatus) -> None:
     manifest = textwrap.dedent("""
         apiVersion: v1
         kind: PersistentVolumeClaim
@@ -142,6 +143,9 @@ def test_pvc_binds_and_pod_runs(kwok_cluster: cluster.ClusterStatus) -> None:
         kind: Pod
         metadata: {name: smoke, namespace: default}
         spec:
+          # On a fake node: the image does not exist, kwok only reports the pod Running.
+          nodeSelector: {mlops-kit.dev/node: fake}
+          tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
           containers:
           - name: app
             image: example.invalid/app:1
@@ -153,11 +157,11 @@ def test_pvc_binds_and_pod_runs(kwok_cluster: cluster.ClusterStatus) -> None:
     """)
     subprocess.run(
         [
-            str(cluster.bin_dir() / "kubectl"),
+            str(paths.toolchain_bin() / "kubectl"),
             "--kubeconfig",
-            str(cluster.kubeconfig_path(CLUSTER)),
+            str(paths.local_kubeconfig()),
             "--context",
-            cluster.kubeconfig_context(CLUSTER),
+            paths.local_context(CLUSTER),
             "apply",
             "-f",
             "-",
@@ -173,7 +177,7 @@ def test_pvc_binds_and_pod_runs(kwok_cluster: cluster.ClusterStatus) -> None:
     _kubectl("delete", "pod/smoke", "pvc/smoke-data", "--wait=true", "--timeout=60s", timeout=90)
 
 
-def test_pulumi_up_creates_namespace(kwok_cluster: cluster.ClusterStatus, tmp_path: Path) -> None:
+def test_pulumi_up_creates_namespace(kwok_cluster: localcluster.ClusterStatus, tmp_path: Path) -> None:
     """The real CLI + Python host + kubernetes provider, with pulumi_docker installed but its plugin absent."""
     venv = Path(sys.prefix)  # the virtualenv running the tests (pulumi, pulumi_kubernetes, pulumi_docker)
     (tmp_path / "state").mkdir()
@@ -198,18 +202,18 @@ def test_pulumi_up_creates_namespace(kwok_cluster: cluster.ClusterStatus, tmp_pa
     env = dict(os.environ)
     env.update(
         {
-            "PATH": f"{cluster.bin_dir()}{os.pathsep}{env.get('PATH', '')}",
+            "PATH": f"{paths.toolchain_bin()}{os.pathsep}{env.get('PATH', '')}",
             "PULUMI_HOME": str(tmp_path / "home"),
             "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}",
             "PULUMI_CONFIG_PASSPHRASE": "smoke",
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-            "KUBECONFIG": str(cluster.kubeconfig_path(CLUSTER)),
+            "KUBECONFIG": str(paths.local_kubeconfig()),
         }
     )
-    pulumi = str(cluster.bin_dir() / "pulumi")
+    pulumi = str(paths.toolchain_bin() / "pulumi")
     _run(pulumi, "stack", "init", "dev", "--non-interactive", env=env, cwd=tmp_path)
-    _run(pulumi, "config", "set", "kubernetes:context", cluster.kubeconfig_context(CLUSTER), env=env, cwd=tmp_path)
+    _run(pulumi, "config", "set", "kubernetes:context", paths.local_context(CLUSTER), env=env, cwd=tmp_path)
     _run(pulumi, "preview", "--non-interactive", env=env, cwd=tmp_path, timeout=300)
     _run(pulumi, "up", "--yes", "--non-interactive", env=env, cwd=tmp_path, timeout=300)
     assert "pulumi-smoke" in _kubectl("get", "namespace", "pulumi-smoke", "-o", "name")

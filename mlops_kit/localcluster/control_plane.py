@@ -1,0 +1,329 @@
+"""The control plane: kwokctl's binary runtime (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, the
+kwok controller) from the offline toolchain, configured by a KwokctlConfiguration file (``componentsPatches``:
+kwokctl v0.8.0 panics when ``--extra-args`` names several components).
+
+* The kwok controller fakes only nodes annotated ``kwok.x-k8s.io/node=fake`` (``manage-all-nodes=false``), so it
+  leaves the real node to its kubelet. The 3 fake nodes stay, tainted ``kwok.x-k8s.io/node=fake:NoSchedule``:
+  workloads land on the real node unless they tolerate the taint.
+* kube-apiserver: the cluster's Service range; kubelet client credentials (kwokctl's admin certificate) and
+  ``kubelet-preferred-address-types=InternalIP`` for logs/exec; the kubelet's serving certificate checked against the
+  cluster CA; the aggregation layer for metrics-server (``requestheader-*``; kwokctl already passes the admin
+  certificate as proxy-client cert), with ``enable-aggregator-routing`` (endpoints, not the ClusterIP). Its
+  certificate also names the host end of the node's veth (where the node reaches it) and the ``kubernetes`` Service IP.
+* PersistentVolumeClaims bind through kube-controller-manager's hostPath provisioner (StorageClass ``standard``).
+
+kwokctl picks free ports at create time; concurrent creates can pick the same one, so the callers hold a file lock
+(see ``lock``), and a create whose components do not all stay up is deleted and tried once more.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import yaml
+
+from mlops_kit import paths
+from mlops_kit.errors import EnvironmentProblem
+from mlops_kit.localcluster import processes
+from mlops_kit.localcluster.layout import FAKE_NODE_TAINT, REAL_NODE_LABEL, Layout
+
+STORAGE_CLASS = "standard"
+NODE_COUNT = 3  # fake nodes
+NODE_RESOURCES = {"cpu": "8", "memory": "32Gi", "pods": "110", "ephemeral-storage": "200Gi"}
+BINARIES = ("kwokctl", "kwok", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "etcd")
+ADMIN_USER = "kwok-admin"  # the CN of kwokctl's admin certificate (also the API server's proxy-client certificate)
+CONFIG_MARK = "mlops-kit.dev/localcluster"  # annotation on the kwokctl configuration the kit wrote
+
+
+def cluster_dir(layout: Layout) -> Path:
+    return paths.kwok_workdir() / "clusters" / layout.name
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e["PATH"] = f"{paths.toolchain_bin()}{os.pathsep}{e.get('PATH', '')}"
+    e["KWOK_WORKDIR"] = str(paths.kwok_workdir())
+    e["KWOK_KUBECTL_BINARY"] = str(paths.tool("kubectl"))  # a local path: copied, never downloaded
+    e.pop("KUBECONFIG", None)
+    return e
+
+
+def kwokctl(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return processes.run([str(paths.tool("kwokctl")), *args], what=f"kwokctl {' '.join(args[:2])}", timeout=timeout,
+                         check=check, env=env())  # fmt: skip
+
+
+def kubectl(layout: Layout, *args: str, timeout: float = 60, check: bool = True, stdin: str | None = None):
+    return processes.run(
+        [str(paths.tool("kubectl")), "--kubeconfig", str(paths.local_kubeconfig()), "--context", layout.context, *args],
+        what=f"kubectl {' '.join(args[:2])}", timeout=timeout, check=check, stdin=stdin,
+    )  # fmt: skip
+
+
+# --- configuration --------------------------------------------------------------------------------------------------
+
+
+def _args(pairs: dict[str, str], override: frozenset[str] = frozenset()) -> list[dict]:
+    return [{"key": k, "value": v, **({"override": True} if k in override else {})} for k, v in pairs.items()]
+
+
+def kwokctl_configuration(layout: Layout, *, port: int | None = None) -> dict:
+    b = paths.toolchain_bin()
+    pki = cluster_dir(layout) / "pki"
+    options: dict[str, object] = {
+        "runtime": "binary",
+        "kubeApiserverBinary": str(b / "kube-apiserver"),
+        "kubeControllerManagerBinary": str(b / "kube-controller-manager"),
+        "kubeSchedulerBinary": str(b / "kube-scheduler"),
+        "kwokControllerBinary": str(b / "kwok"),
+        "etcdBinary": str(b / "etcd"),
+        "kubectlBinary": str(b / "kubectl"),
+        "kubeApiserverCertSANs": [layout.host_ip, layout.kubernetes_service_ip],
+        "quietPull": True,
+    }
+    if port is not None:
+        options["kubeApiserverPort"] = port
+    apiserver = {
+        "service-cluster-ip-range": str(layout.service_cidr),
+        "kubelet-client-certificate": str(pki / "admin.crt"),
+        "kubelet-client-key": str(pki / "admin.key"),
+        "kubelet-certificate-authority": str(pki / "ca.crt"),
+        "kubelet-preferred-address-types": "InternalIP",
+        "requestheader-client-ca-file": str(pki / "ca.crt"),
+        "requestheader-allowed-names": ADMIN_USER,
+        "requestheader-username-headers": "X-Remote-User",
+        "requestheader-group-headers": "X-Remote-Group",
+        "requestheader-extra-headers-prefix": "X-Remote-Extra-",
+        "enable-aggregator-routing": "true",
+    }
+    return {
+        "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+        "kind": "KwokctlConfiguration",
+        "metadata": {"name": layout.name, "annotations": {CONFIG_MARK: "1"}},
+        "options": options,
+        "componentsPatches": [
+            {"name": "kube-apiserver", "extraArgs": _args(apiserver)},
+            {"name": "kube-controller-manager", "extraArgs": _args({"enable-hostpath-provisioner": "true"})},
+            {
+                "name": "kwok-controller",
+                "extraArgs": _args(
+                    {"manage-all-nodes": "false", "manage-nodes-with-annotation-selector": "kwok.x-k8s.io/node=fake"},
+                    override=frozenset({"manage-all-nodes"}),
+                ),
+            },
+        ],
+    }
+
+
+def fake_node(i: int) -> dict:
+    name = f"kwok-node-{i}"
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            "labels": {
+                "type": "kwok",
+                REAL_NODE_LABEL: "fake",
+                "kubernetes.io/arch": "amd64",
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/hostname": name,
+                "node-role.kubernetes.io/agent": "",
+                "topology.kubernetes.io/zone": f"zone-{'abc'[i % 3]}",
+            },
+        },
+        # Workloads go to the real node unless they tolerate this (then the pods are simulated: Running, no process).
+        "spec": {"taints": [{"key": FAKE_NODE_TAINT, "value": "fake", "effect": "NoSchedule"}]},
+        "status": {
+            "allocatable": NODE_RESOURCES,
+            "capacity": NODE_RESOURCES,
+            "nodeInfo": {
+                "architecture": "amd64",
+                "operatingSystem": "linux",
+                "osImage": "kwok",
+                "kernelVersion": "kwok",
+                "machineID": name,
+                "systemUUID": name,
+                "bootID": name,
+                "kubeletVersion": "fake",
+                "kubeProxyVersion": "fake",
+                "containerRuntimeVersion": "kwok",
+            },
+            "phase": "Running",
+        },
+    }
+
+
+def storage_class() -> dict:
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": STORAGE_CLASS, "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+        "provisioner": "kubernetes.io/host-path",  # kube-controller-manager's in-tree provisioner
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "Immediate",
+    }
+
+
+# --- queries --------------------------------------------------------------------------------------------------------
+
+
+def exists(layout: Layout) -> bool:
+    if not cluster_dir(layout).is_dir():
+        return False
+    return layout.name in kwokctl("get", "clusters", check=False, timeout=30).stdout.split()
+
+
+def configured_by_kit(layout: Layout) -> bool:
+    """Whether the existing cluster was made from this module's configuration (older ones lack the node's flags)."""
+    try:
+        docs = list(yaml.safe_load_all((cluster_dir(layout) / "kwok.yaml").read_text()))
+    except (OSError, yaml.YAMLError):
+        return False
+    return any(
+        isinstance(d, dict) and d.get("kind") == "KwokctlConfiguration"
+        and CONFIG_MARK in (d.get("metadata") or {}).get("annotations", {})
+        for d in docs
+    )  # fmt: skip
+
+
+def healthy(layout: Layout) -> bool:
+    if not paths.local_kubeconfig().exists():
+        return False
+    done = kubectl(layout, "get", "--raw", "/readyz", "--request-timeout=5s", check=False, timeout=15)
+    return done.returncode == 0 and done.stdout.strip() == "ok"
+
+
+def server(layout: Layout) -> str | None:
+    done = kubectl(layout, "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}", check=False)
+    return (done.stdout.strip() or None) if done.returncode == 0 else None
+
+
+def api_port(layout: Layout) -> int:
+    url = server(layout)
+    if not url:
+        raise EnvironmentProblem(f"cluster {layout.name}: no API server address in {paths.local_kubeconfig()}")
+    return int(url.rsplit(":", 1)[1])
+
+
+def nodes(layout: Layout) -> list[dict]:
+    done = kubectl(layout, "get", "nodes", "-o", "json", check=False, timeout=30)
+    return json.loads(done.stdout).get("items", []) if done.returncode == 0 else []
+
+
+def dead_components(layout: Layout) -> list[str]:
+    pids = {}
+    for f in (cluster_dir(layout) / "pids").glob("*.pid"):
+        try:
+            pids[f.stem] = int(f.read_text().strip())
+        except (OSError, ValueError):
+            pids[f.stem] = -1
+    if not pids:
+        return ["all components"]
+    return sorted(c for c, pid in pids.items() if pid <= 0 or not Path(f"/proc/{pid}").exists())
+
+
+def log_tails(layout: Layout, components: list[str], lines: int = 5) -> str:
+    out = []
+    for c in components:
+        log = cluster_dir(layout) / "logs" / f"{c}.log"
+        if log.exists():
+            tail = log.read_text(errors="replace").splitlines()[-lines:]
+            out.append(f"--- {log} (last {lines} lines)\n" + "\n".join(t[:400] for t in tail))
+    return "\n".join(out)
+
+
+# --- lifecycle ------------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def lock(timeout: float = 300) -> Iterator[None]:
+    """One cluster operation at a time on this machine (kwokctl's port choice, the host's network, sysctls)."""
+    path = paths.kwok_workdir() / ".lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        got = processes.wait_for(lambda: _try_lock(f), timeout=timeout, interval=0.5)
+        if not got:
+            raise EnvironmentProblem(
+                f"another `mlops-kit cluster` command has held {path} for {timeout:.0f} s: wait for it or stop it"
+            )
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _try_lock(f) -> bool:
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def ensure(layout: Layout, *, port: int | None = None, timeout: float = 180) -> None:
+    """Running, healthy, from the kit's configuration: reuse, restart (same ports) or make anew."""
+    if exists(layout) and not configured_by_kit(layout):
+        delete(layout)  # made by an older kit: it lacks the flags the real node needs
+    if exists(layout) and healthy(layout) and not dead_components(layout):
+        return
+    if exists(layout):
+        kwokctl("stop", "cluster", "--name", layout.name, check=False, timeout=60)
+        started = kwokctl("start", "cluster", "--name", layout.name, check=False, timeout=timeout).returncode == 0
+        if started and processes.wait_for(lambda: healthy(layout), timeout=30) and not _settled_dead(layout):
+            return
+        delete(layout)
+    for attempt in (1, 2):
+        create(layout, port=port, timeout=timeout)
+        ok = processes.wait_for(lambda: healthy(layout), timeout=60)
+        dead = _settled_dead(layout)
+        if ok and not dead:
+            return
+        logs = log_tails(layout, dead or ["kube-apiserver"])
+        delete(layout)
+        if attempt == 2:
+            raise EnvironmentProblem(
+                f"cluster {layout.name}: {', '.join(dead) or 'kube-apiserver'} did not come up (a port taken by "
+                f"another process or cluster? see `ss -ltnp`).\n{logs}"
+            )
+
+
+def _settled_dead(layout: Layout) -> list[str]:
+    """Components that died right after start (e.g. on a port clash): still dead after a short settling time."""
+    processes.wait_for(lambda: bool(dead_components(layout)), timeout=2)
+    return dead_components(layout)
+
+
+def create(layout: Layout, *, port: int | None, timeout: float) -> None:
+    config = paths.kwok_workdir() / f"{layout.name}.kwokctl.yaml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(yaml.safe_dump(kwokctl_configuration(layout, port=port), sort_keys=False))
+    done = kwokctl("--config", str(config), "create", "cluster", "--name", layout.name, "--kubeconfig",
+                   str(paths.local_kubeconfig()), "--wait", "60s", "--timeout", f"{int(timeout)}s",
+                   timeout=timeout + 30, check=False)  # fmt: skip
+    if done.returncode != 0:
+        out = (done.stderr.strip() or done.stdout.strip())[-3000:]
+        kwokctl("delete", "cluster", "--name", layout.name, check=False, timeout=60)
+        raise EnvironmentProblem(f"kwokctl create cluster {layout.name} failed (exit {done.returncode}):\n{out}")
+
+
+def apply_defaults(layout: Layout) -> None:
+    items = [fake_node(i) for i in range(NODE_COUNT)] + [storage_class()]
+    kubectl(layout, "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+
+
+def delete(layout: Layout) -> None:
+    pids = []
+    for f in (cluster_dir(layout) / "pids").glob("*.pid"):
+        with contextlib.suppress(OSError, ValueError):
+            pids.append(int(f.read_text().strip()))
+    kwokctl("delete", "cluster", "--name", layout.name, timeout=120)
+    # kwokctl signals the processes and returns; wait until they are gone so their ports are free again.
+    processes.wait_for(lambda: not any(Path(f"/proc/{p}").exists() for p in pids), timeout=30)
