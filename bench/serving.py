@@ -5,6 +5,8 @@ machine, same payloads, same load generator (wrk on loopback), plus the in-proce
     .venv/bin/python bench/serving.py --duration 5 --concurrency 1,32 --targets container,mlflow --no-build-times
 
 Needs docker (`bash scripts/docker-engine.sh`) and wrk (`apt-get install -y wrk`). See bench/README.md.
+One file over 300 lines on purpose: it is run by path as one script, and every target is measured by the same load,
+CPU accounting and report code, which sits beside the servers it measures.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 on 127.0.0.1 only), exercised over HTTP, stopped under load, and pushed/pulled through the local registry.
 
 Needs the docker engine (`bash scripts/docker-engine.sh`) and the local registry (`bash scripts/registry.sh`).
+One file over 300 lines on purpose: every test here shares one image build (minutes) and the container run from it.
 """
 
 from __future__ import annotations
