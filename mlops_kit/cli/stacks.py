@@ -9,7 +9,7 @@ import typer
 
 from mlops_kit.cli.app import command, console, printer
 from mlops_kit.errors import EnvironmentProblem, UserError
-from mlops_kit.paths import REPO_ROOT
+from mlops_kit.paths import REPO_ROOT, local_context, local_kubeconfig
 
 
 def _run_stack(action: str, stack: str) -> None:
@@ -37,11 +37,11 @@ def _run_stack(action: str, stack: str) -> None:
         console.print_json(data=stacks.outputs(selected))
         console.print(
             "\nNext:\n"
-            f"  look at it     kubectl --kubeconfig ~/.cache/mlops-kit/kwok/kubeconfig --context kwok-mlops-kit "
+            f"  look at it     kubectl --kubeconfig {local_kubeconfig()} --context {local_context()} "
             "-n <namespace> get deploy,svc,pvc,cronjob\n"
             f"  change it      edit Pulumi.{stack}.yaml, then `mlops-kit preview -s {stack}` (or plain `pulumi preview -s {stack}`)\n"
             f"  review it      mlops-kit render -s {stack} -o out/manifests\n"
-            f"  promote        mlops-kit promote {stack} staging --no-gates   (kwok serves no traffic to gate on)\n"
+            f"  promote        mlops-kit promote {stack} staging --prometheus-url http://127.0.0.1:9090\n"
             f"  tear down      mlops-kit destroy -s {stack}; make down"
         )
 
@@ -184,3 +184,28 @@ def dashboards(
     for reading in read(prometheus_url, namespace, service, dashboard):
         table.add_row(reading.panel, reading.legend, reading.value)
     console.print(table)
+
+
+@command()
+def launch(stack: Annotated[str, typer.Option("--stack", "-s", help="A stack on the local cluster.")] = "dev") -> None:
+    """`make up`'s main job: local cluster with a real node → platform → champion → its image → predictions."""
+    from infra.config import load_stack_file
+    from mlops_kit.main_job import run
+    from mlops_kit.stacks import state_root
+
+    cfg = load_stack_file(stack)
+    logs = state_root(cfg) / "logs" / "launch"
+    ctx = run(stack, console, logs)
+    ns, model = cfg.namespace, cfg.models[0]
+    kubectl = f"kubectl --kubeconfig {ctx.kube.kubeconfig} --context {ctx.kube.context} -n {ns}"
+    console.print(
+        f"\n[bold]{model.name} v{ctx.facts['champion']} answers at {ctx.facts['address']}[/] (logs: {logs})\n\nNext:\n"
+        f"  predict        curl -s -X POST {ctx.facts['address']}/predict -H 'content-type: application/json' "
+        "-d '{\"instances\": [[...30 numbers...]]}'\n"
+        f"  MLflow UI      {kubectl} port-forward svc/mlflow 5050:5000   → http://127.0.0.1:5050\n"
+        f"  Prometheus     {kubectl} port-forward svc/prometheus 9090   → http://127.0.0.1:9090\n"
+        f"  dashboards     mlops-kit dashboards --prometheus-url http://127.0.0.1:9090 --namespace {ns}\n"
+        f"  look at it     {kubectl} get pods,svc,pvc,cronjob\n"
+        f"  promote        mlops-kit promote {stack} staging --prometheus-url http://127.0.0.1:9090\n"
+        "  tear down      make down"
+    )
