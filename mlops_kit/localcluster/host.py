@@ -23,6 +23,11 @@ from mlops_kit.localcluster.layout import Layout
 SYSCTLS = ("vm.overcommit_memory", "kernel.panic", "kernel.panic_on_oops", "net.ipv4.ip_forward")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CONTAINER_LOG_LINKS = Path("/var/log/containers")  # the kubelet's fixed directory of per-container log links
+CNI_RESULTS = Path("/var/lib/cni/results")  # libcni's cache (containerd 1.6 does not let it be moved)
+# Fixed paths the kubelet and libcni create whatever their configuration says (the kubelet's device-plugin socket
+# /var/lib/kubelet/device-plugins/kubelet.sock among them: two nodes share it, harmless as no device plugin is used).
+# Those absent before the first node came up are removed when the last node goes down.
+FIXED_PATHS = (Path("/var/lib/kubelet"), Path("/var/lib/cni"), CONTAINER_LOG_LINKS)
 
 
 def _ip(*args: str, netns: str | None = None, check: bool = True):
@@ -46,17 +51,20 @@ def snapshot_sysctls(layout: Layout) -> None:
     if layout.host_snapshot.exists():
         return
     layout.host_snapshot.parent.mkdir(parents=True, exist_ok=True)
-    layout.host_snapshot.write_text(json.dumps({"sysctls": read_sysctls()}, indent=1))
+    absent = [str(p) for p in FIXED_PATHS if not p.exists()]
+    layout.host_snapshot.write_text(json.dumps({"sysctls": read_sysctls(), "absent": absent}, indent=1))
 
 
 def restore_sysctls(layout: Layout, *, others_running: bool) -> None:
     """Write the saved values back, unless another node still runs (then the last one down does it)."""
     if others_running or not layout.host_snapshot.exists():
         return
-    saved = json.loads(layout.host_snapshot.read_text())["sysctls"]
-    for key, value in saved.items():
+    saved = json.loads(layout.host_snapshot.read_text())
+    for key, value in saved["sysctls"].items():
         if _sysctl_path(key).read_text().strip() != value:
             _sysctl_path(key).write_text(value)
+    for path in saved.get("absent", []):
+        shutil.rmtree(path, ignore_errors=True)
     layout.host_snapshot.unlink()
 
 
@@ -202,6 +210,7 @@ def teardown(layout: Layout, *, others_running: bool) -> None:
     remove_network(layout)
     remove_cgroups(layout)
     remove_container_log_links(layout)
+    remove_cni_results(layout)
     for d in layout.owned_dirs():
         shutil.rmtree(d, ignore_errors=True)
     restore_sysctls(layout, others_running=others_running)
@@ -217,6 +226,15 @@ def remove_container_log_links(layout: Layout) -> None:
             link.unlink()
 
 
+def remove_cni_results(layout: Layout) -> None:
+    """libcni's cached results of this node's pods: ``<network>-<sandbox>-eth0`` and ``cni-loopback-<sandbox>-lo``."""
+    prefix = f"{layout.cni_network}-"
+    for f in CNI_RESULTS.glob(f"{prefix}*") if CNI_RESULTS.is_dir() else []:
+        sandbox = f.name[len(prefix) :].rsplit("-", 1)[0]
+        (CNI_RESULTS / f"cni-loopback-{sandbox}-lo").unlink(missing_ok=True)
+        f.unlink(missing_ok=True)
+
+
 def leftovers(layout: Layout) -> list[str]:
     """What of this node is still on the host (empty after a clean `down`): for `status` and the tests."""
     found = []
@@ -229,4 +247,9 @@ def leftovers(layout: Layout) -> list[str]:
     found += [f"mount {m}" for m in mounts_under(layout.owned_dirs())]
     found += [f"process {p}" for p in pids_in_cgroups(layout)]
     found += [f"directory {d}" for d in layout.owned_dirs() if d.exists()]
+    found += [f"CNI result {f}" for f in CNI_RESULTS.glob(f"{layout.cni_network}-*")] if CNI_RESULTS.is_dir() else []
+    found += [
+        f"log link {p}" for p in CONTAINER_LOG_LINKS.glob("*")
+        if p.is_symlink() and os.readlink(p).startswith(str(layout.pod_logs_dir))
+    ] if CONTAINER_LOG_LINKS.is_dir() else []  # fmt: skip
     return found

@@ -16,7 +16,7 @@ import yaml
 
 from mlops_kit.localcluster.layout import CLUSTER_DOMAIN, REAL_NODE_LABEL, Layout
 
-NODE_LABELS = {REAL_NODE_LABEL: "real", "node-role.kubernetes.io/worker": ""}
+NODE_LABELS = {REAL_NODE_LABEL: "real"}  # kubernetes.io-prefixed roles may not be self-set by a kubelet
 
 
 def configuration(layout: Layout, *, ca: Path, serving_crt: Path, serving_key: Path) -> dict:

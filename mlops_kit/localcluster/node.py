@@ -166,8 +166,20 @@ def running(layout: Layout) -> dict[str, bool]:
 
 
 def stop(layout: Layout) -> None:
-    """Stop the components in reverse order (what they leave in the node's cgroups is host.teardown's)."""
+    """Stop the components in reverse order; once the kubelet is gone, remove the pods through the CRI (crictl, when
+    the toolchain has it: CNI DEL releases addresses and netns mounts cleanly). What is left in the node's cgroups
+    is host.teardown's."""
+    s = specs(layout)
     for name in reversed(ORDER):
-        spec = specs(layout)[name]
-        processes.stop(layout, spec.component, timeout=20 if name == "kubelet" else 10)
+        if name == "containerd" and processes.running_pid(layout, s[name].component):
+            _remove_pods(layout)
+        processes.stop(layout, s[name].component, timeout=20 if name == "kubelet" else 10)
         _inputs_file(layout, name).unlink(missing_ok=True)
+
+
+def _remove_pods(layout: Layout) -> None:
+    crictl = paths.tool("crictl")
+    if crictl.exists():
+        endpoint = f"unix://{layout.containerd_socket}"
+        processes.run([str(crictl), "--runtime-endpoint", endpoint, "--image-endpoint", endpoint, "rmp", "-fa"],
+                      what="removing the node's pods", check=False, timeout=60)  # fmt: skip
