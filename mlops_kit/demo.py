@@ -1,4 +1,4 @@
-"""The local ML loop end to end: MLflow server → train + gate → BentoML server → a sample prediction.
+"""The local ML loop end to end: MLflow server → train + champion gate → BentoML server → a sample prediction.
 
 Servers keep running after the command returns (their PIDs are in the state dir) so the user can explore;
 `mlops-kit demo-stop` ends them.
@@ -81,7 +81,7 @@ def run_demo(
         result = run_training(TrainingConfig(), tracking, report=lambda step: status.update(step))
     console.print(
         f"[green]✓[/] trained {result.model_name} v{result.model_version}: roc_auc {result.metrics['roc_auc']:.4f}; "
-        f"gate → [bold]{result.decision.alias}[/] ({result.decision.reason})"
+        f"champion gate → [bold]{result.decision.alias}[/] ({result.decision.reason})"
     )
 
     stop_pid = state / "bentoml.pid"

@@ -19,7 +19,7 @@ from rich.markup import escape
 from mlops_kit.errors import KitError, UserError
 
 app = typer.Typer(
-    help="mlops-kit: train, gate, serve and roll out ML models on Kubernetes, as code.",
+    help="mlops-kit: train, champion-gate, serve and roll out ML models on Kubernetes, as code.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,

@@ -1,4 +1,4 @@
-"""The ML loop without Kubernetes: train (+ gate), serve with BentoML, and the local demo."""
+"""The ML loop without Kubernetes: train (+ champion gate), serve with BentoML, and the local demo."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def train(
     tracking_uri: Annotated[str | None, typer.Option(envvar="MLFLOW_TRACKING_URI", help="MLflow tracking URI.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Train → validate data → log to MLflow → register → gate vs champion → alias."""
+    """Train → validate data → log to MLflow → register → champion gate → alias."""
     from services.training.config import TrainingConfig
     from services.training.pipeline import run_training
 
@@ -79,7 +79,7 @@ def train(
         table.add_row(name, f"{value:.4f}")
     console.print(table)
     colour = "green" if decision.alias == "champion" else "yellow"
-    console.print(f"gate: [bold {colour}]{decision.alias}[/] — {decision.reason}")
+    console.print(f"champion gate: [bold {colour}]{decision.alias}[/] — {decision.reason}")
     console.print(f"dataset digest {result.dataset_digest} from {result.dataset_source}")
     console.print(f"model URI: models:/{result.model_name}@{decision.alias}  ({result.timings.get('done', 0):.1f} s)")
 
@@ -124,7 +124,7 @@ def demo(
     mlflow_port: Annotated[int, typer.Option(min=1, max=65535)] = 5050,
     serve_port: Annotated[int, typer.Option(min=1, max=65535)] = 3000,
 ) -> None:
-    """The local ML loop end to end: MLflow server, train + gate, BentoML server, a sample prediction."""
+    """The local ML loop end to end: MLflow server, train + champion gate, BentoML server, a sample prediction."""
     from mlops_kit.demo import run_demo
 
     run_demo(state_dir, console, mlflow_port, serve_port)

@@ -69,19 +69,19 @@ def promote(
     source: Annotated[str, typer.Argument(help="Stack whose running release is promoted, e.g. dev.")],
     target: Annotated[str, typer.Argument(help="Stack that receives it, e.g. staging.")],
     model: Annotated[str, typer.Option(help="Model service name.")] = "breast-cancer",
-    prometheus_url: Annotated[str | None, typer.Option(help="Prometheus for the gates (e.g. a port-forward).")] = None,
+    prometheus_url: Annotated[str | None, typer.Option(help="Prometheus for the rollout analysis (e.g. a port-forward).")] = None,
     no_gates: Annotated[
-        bool, typer.Option("--no-gates", help="Skip metric gates (unsafe; for clusters without traffic).")
+        bool, typer.Option("--no-gates", help="Skip the rollout analysis (unsafe; for clusters without traffic).")
     ] = False,
 ) -> None:
-    """Move the exact image digest + model version from SOURCE to TARGET, step by step with metric gates."""
+    """Move the exact image digest + model version from SOURCE to TARGET, step by step, with a rollout analysis after each step."""
     from mlops_kit import stacks
     from mlops_kit.analysis import PrometheusAnalysis
     from mlops_kit.promotion import promote as run_promotion
 
     if not no_gates and not prometheus_url:
         raise UserError(
-            "gates need --prometheus-url (e.g. `kubectl -n <ns> port-forward svc/prometheus 9090` → http://127.0.0.1:9090), or pass --no-gates"
+            "the rollout analysis needs --prometheus-url (e.g. `kubectl -n <ns> port-forward svc/prometheus 9090` → http://127.0.0.1:9090), or pass --no-gates"
         )
     observer = None if no_gates else PrometheusAnalysis(prometheus_url)
     release = run_promotion(source, target, model, stacks.select_stack, observer, printer)
