@@ -50,7 +50,8 @@ registry_manifest() {
   local digest config
   digest="$(tr -d '\r' <"$headers" | sed -nE 's/^[Dd]ocker-[Cc]ontent-[Dd]igest:[[:space:]]*(sha256:[0-9a-f]{64}).*/\1/p' | head -n1)"
   rm -f "$headers"
-  config="$(printf '%s' "$body" | python3 -c 'import json, sys; print(json.load(sys.stdin)["config"]["digest"])' 2>/dev/null || true)"
+  # The digest inside the manifest's "config" object (no JSON tool needed: the object holds no nested braces).
+  config="$(printf '%s' "$body" | tr -d '\n\r\t ' | sed -nE 's/.*"config":\{[^}]*"digest":"(sha256:[0-9a-f]{64})".*/\1/p')"
   [[ -n "$digest" && -n "$config" ]] && echo "$digest $config"
   return 0
 }

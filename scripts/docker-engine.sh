@@ -10,6 +10,7 @@
 #   last line of stdout. That is Debian's 20.10 client from the docker.io package: a newer client early on
 #   PATH has no buildx plugin, so BuildKit builds through it fail. $MLOPS_KIT_CACHE/bin/docker links to it, for
 #   tools that call plain `docker` (PATH="$HOME/.cache/mlops-kit/bin:$PATH"). See images/README.md.
+# - When the recorded client already answers with a server version, that is all it does (one docker call).
 # - Never removes or prunes images/containers.
 set -euo pipefail
 
@@ -24,6 +25,15 @@ debian_client() {
   # Debian's docker client, as shipped by the docker.io package.
   dpkg -L docker.io 2>/dev/null | grep -E '/bin/docker$' | head -n1 || true
 }
+
+# 0. already up (the common case, one docker call): the recorded client answers with a server version ------
+if CLIENT="$(cat "$CACHE/docker-client" 2>/dev/null)" && [[ -x "$CLIENT" && "$(readlink "$CACHE/bin/docker")" == "$CLIENT" ]] &&
+  versions="$("$CLIENT" version --format '{{.Client.Version}} {{.Server.Version}}' 2>/dev/null)" &&
+  [[ "$versions" == *" "?* ]]; then
+  log "client ${versions% *} ($CLIENT), server ${versions#* }: running"
+  echo "$CLIENT"
+  exit 0
+fi
 
 # 1. install ---------------------------------------------------------------------------------------------
 CLIENT="$(debian_client)"

@@ -381,7 +381,9 @@ def test_pause_runs_and_exits_0_on_sigterm(docker: str, platform_images: dict[st
         assert _run(docker, "wait", name, timeout=10).stdout.strip() == "0"
 
 
-def test_pause_tarball_imports_into_containerd(docker: str, platform_images: dict[str, str], tmp_path: Path):
+def test_pause_reaches_containerd_by_tarball_and_by_digest(
+    docker: str, platform_images: dict[str, str], tmp_path: Path
+):
     containerd, ctr = shutil.which("containerd"), shutil.which("ctr")
     if not containerd or not ctr:
         pytest.skip("no containerd/ctr on this machine (Debian's containerd package)")
@@ -408,6 +410,10 @@ def test_pause_tarball_imports_into_containerd(docker: str, platform_images: dic
         refs = _run(ctr, "--address", str(sock), "-n", "k8s.io", "images", "ls", "-q").stdout.split()
         tag = platform_images["pause"].split(":")[-1]
         assert f"{REGISTRY}/mlops-kit/pause:{tag}" in refs, refs
+        # The other way onto a node: pull by the published digest from the plain-HTTP local registry.
+        pinned = published.stdout.split()[1]
+        _run(ctr, "--address", str(sock), "-n", "k8s.io", "images", "pull", "--plain-http", pinned, timeout=120)
+        assert pinned in _run(ctr, "--address", str(sock), "-n", "k8s.io", "images", "ls", "-q").stdout.split()
     finally:
         proc.terminate()
         proc.wait(timeout=30)
