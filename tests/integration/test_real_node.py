@@ -167,7 +167,9 @@ def _dns_a(server: str, name: str) -> list[str]:
     count = struct.unpack("!H", reply[6:8])[0]
     pos, out = 12 + len(question), []
     for _ in range(count):
-        pos += 2  # a compressed pointer to the question's name
+        while reply[pos] and reply[pos] < 0xC0:  # the owner name: labels, ended by a zero or a compression pointer
+            pos += reply[pos] + 1
+        pos += 2 if reply[pos] >= 0xC0 else 1
         rtype, _cls, _ttl, length = struct.unpack("!HHIH", reply[pos : pos + 10])
         pos += 10
         if rtype == 1:
@@ -177,8 +179,11 @@ def _dns_a(server: str, name: str) -> list[str]:
 
 
 def test_cluster_dns_resolves_services_on_the_node_ip(web, layout):
-    assert _dns_a(layout.node_ip, "kubernetes.default.svc.cluster.local") == [layout.kubernetes_service_ip]
-    assert _dns_a(layout.node_ip, "web.default.svc.cluster.local") == [web]
+    def resolves(name: str, want: str):
+        return processes.wait_for(lambda: _dns_a(layout.node_ip, name) == [want], timeout=30)
+
+    assert resolves("kubernetes.default.svc.cluster.local", layout.kubernetes_service_ip)
+    assert resolves("web.default.svc.cluster.local", web)
 
 
 def test_node_metrics_come_from_the_real_kubelet(cluster, layout):
