@@ -30,8 +30,10 @@ def up(name: str = DEFAULT_NAME, *, port: int | None = None, timeout: float = 18
     prerequisite is missing: they are all checked before the first change.
     """
     layout = Layout.for_cluster(name)
+    prereqs.check(layout)
     with control_plane.lock(timeout):
-        prereqs.check(layout, port=None if control_plane.exists(layout) else port)
+        if port is not None and not control_plane.exists(layout):
+            prereqs.check_port(layout, port)
         control_plane.ensure(layout, port=port, timeout=timeout)
         control_plane.apply_defaults(layout)
         node.start(layout, control_plane.api_port(layout), timeout=timeout)

@@ -72,7 +72,7 @@ class Machine:
     running_clusters: Callable[[], list[str]] = running_clusters
 
 
-def check(layout: Layout, *, port: int | None = None, machine: Machine | None = None, install: bool = True) -> None:
+def check(layout: Layout, *, machine: Machine | None = None, install: bool = True) -> None:
     m = machine or Machine()
     if m.euid() != 0:
         raise EnvironmentProblem(
@@ -115,7 +115,11 @@ def check(layout: Layout, *, port: int | None = None, machine: Machine | None = 
                 f"the host already routes {net} ({line.strip()}), which overlaps the node's range {clash}: "
                 f"remove that route or pick another --name"
             )
-    if port is not None and not m.port_free(port):
+
+
+def check_port(layout: Layout, port: int, *, machine: Machine | None = None) -> None:
+    """The API server port asked for must be free (only when the control plane is made, not when it is reused)."""
+    if not (machine or Machine()).port_free(port):
         raise EnvironmentProblem(
             f"port {port} for the API server of cluster {layout.name} is in use: free it (`ss -ltnp | grep :{port}`) "
             "or leave the port to kwokctl"

@@ -69,7 +69,7 @@ def test_missing_toolchain_binaries_advise_make_toolchain(lay):
 
 def test_a_port_taken(lay):
     with pytest.raises(EnvironmentProblem, match=r"port 6443 .* in use"):
-        prereqs.check(lay, port=6443, machine=FakeMachine(port_free=lambda p: False))
+        prereqs.check_port(lay, 6443, machine=FakeMachine(port_free=lambda p: False))
 
 
 def test_a_host_route_overlapping_the_node_ranges(lay):
@@ -89,3 +89,20 @@ def test_a_name_on_the_same_addresses_as_a_running_cluster(lay, monkeypatch):
     monkeypatch.setattr(layout_mod, "slot_of", lambda name: 7)
     with pytest.raises(UserError, match="same addresses as the running cluster 'other'"):
         prereqs.check(Layout.for_cluster("mine"), machine=FakeMachine(running_clusters=lambda: ["other"]))
+
+
+def test_up_creates_nothing_when_a_prerequisite_is_missing(monkeypatch):
+    from mlops_kit import localcluster
+    from mlops_kit.localcluster import control_plane, host
+
+    touched: list[str] = []
+
+    def missing(layout, **_):
+        raise EnvironmentProblem("the offline toolchain lacks kubelet: run `make toolchain`")
+
+    monkeypatch.setattr(prereqs, "check", missing)
+    monkeypatch.setattr(control_plane, "lock", lambda *a, **k: touched.append("lock"))
+    monkeypatch.setattr(host, "prepare", lambda *a, **k: touched.append("host"))
+    with pytest.raises(EnvironmentProblem, match="make toolchain"):
+        localcluster.up("mlops-kit-e2e")
+    assert touched == []
