@@ -195,6 +195,70 @@ def test_node_metrics_come_from_the_real_kubelet(cluster, layout):
     assert got and got["cpu"] and got["memory"], "metrics-server never reported the real node"
 
 
+IN_CLUSTER = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: incluster, namespace: default}
+data:
+  Corefile: |
+    .:1053 {
+        kubernetes cluster.local
+        ready :8181
+    }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: realnode-test-view}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+subjects: [{kind: ServiceAccount, name: default, namespace: default}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: incluster, namespace: default}
+spec:
+  selector: {matchLabels: {app: incluster}}
+  template:
+    metadata: {labels: {app: incluster}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      volumes: [{name: conf, configMap: {name: incluster}}]
+      containers:
+      - name: main
+        image: %s
+        imagePullPolicy: Never
+        args: ["-conf", "/etc/coredns/Corefile"]
+        volumeMounts: [{name: conf, mountPath: /etc/coredns}]
+        readinessProbe: {httpGet: {path: /ready, port: 8181}, periodSeconds: 1}
+        resources: {requests: {cpu: 50m, memory: 32Mi}}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: incluster, namespace: default}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: incluster}
+  minReplicas: 1
+  maxReplicas: 2
+  metrics: [{type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: 80}}}]
+"""
+
+
+def test_pods_reach_the_api_server_and_the_hpa_sees_real_cpu(web, layout):
+    """CoreDNS in a pod with in-cluster config: Ready only once it lists Services through the `kubernetes` Service
+    (ClusterIP -> API server on the host, its certificate names the ClusterIP, service-account token, RBAC)."""
+    _kubectl("apply", "-f", "-", stdin=IN_CLUSTER % WEB_IMAGE)
+    _kubectl("wait", "--for=condition=Ready", "pod", "-l", "app=incluster", "--timeout=120s", timeout=150)
+
+    def current_cpu():
+        hpa = json.loads(_kubectl("get", "hpa", "incluster", "-o", "json").stdout)
+        for metric in hpa.get("status", {}).get("currentMetrics") or []:
+            if metric.get("resource", {}).get("name") == "cpu":
+                return metric["resource"]["current"].get("averageUtilization") is not None
+        return False
+
+    assert processes.wait_for(current_cpu, timeout=180, interval=3), "the HPA never got the pods' CPU"
+    _kubectl("delete", "clusterrolebinding", "realnode-test-view")
+
+
 def test_up_is_idempotent_and_repairs_a_dead_containerd(cluster, layout):
     spec = node.specs(layout)["containerd"].component
     pid = processes.running_pid(layout, spec)
