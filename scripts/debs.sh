@@ -73,7 +73,8 @@ APT=(apt-get -q -y --download-only --no-install-recommends
 log "downloading ${PACKAGES[*]} (+ what $BASE lacks) into $OUT"
 t0=$SECONDS
 if ! "${APT[@]}" install "${PACKAGES[@]}" >"$NEW.log" 2>&1; then
-  if grep -qE 'Unable to locate package|has no installation candidate|Failed to fetch' "$NEW.log"; then
+  # Lists older than the base (its packages newer than the host's candidates) show up as unmet dependencies.
+  if grep -qE 'Unable to locate package|has no installation candidate|Failed to fetch|unmet dependencies' "$NEW.log"; then
     log "apt lists stale or missing: apt-get update"
     apt-get update -qq >&2
     "${APT[@]}" install "${PACKAGES[@]}" >"$NEW.log" 2>&1 || {
