@@ -7,10 +7,31 @@ import os
 import subprocess
 from pathlib import Path
 
+from infra.config import StackConfig
 from mlops_kit.errors import EnvironmentProblem
 from mlops_kit.paths import REPO_ROOT
 
-PLATFORM_IMAGES = ("mlflow", "prometheus", "training")  # what the dev stack runs besides the model services
+# The stack-config key of each platform image (its default is the kit registry's tag; a local run pins the digest).
+CONFIG_KEYS = {
+    "mlflow": "tracking.image",
+    "postgres": "tracking.postgresImage",
+    "prometheus": "monitoring.prometheusImage",
+    "training": "retraining.image",
+}
+
+
+def platform_images(cfg: StackConfig) -> tuple[str, ...]:
+    """The kit's images a stack runs besides its model services."""
+    names = []
+    if cfg.tracking.enabled:
+        names.append("mlflow")
+        if cfg.tracking.backend == "postgres":
+            names.append("postgres")
+    if cfg.monitoring.enabled:
+        names.append("prometheus")
+    if cfg.retraining.enabled and cfg.tracking.enabled and cfg.models:
+        names.append("training")
+    return tuple(names)
 
 
 def _run(args: list[str], log: Path, env: dict[str, str] | None = None) -> str:

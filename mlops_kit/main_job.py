@@ -68,15 +68,15 @@ def _cluster(ctx: Context) -> str:
 
 
 def _images(ctx: Context) -> str:
-    published = images.publish(images.PLATFORM_IMAGES, ctx.log("images"))
+    names = images.platform_images(ctx.cfg)
+    published = images.publish(names, ctx.log("images"))
     ctx.facts["images"] = published
     return ", ".join(ref.rsplit("/", 1)[-1][:40] for ref in published.values())
 
 
 def _platform_overrides(ctx: Context) -> dict[str, Any]:
     refs = ctx.facts["images"]
-    return {"tracking.image": refs["mlflow"], "monitoring.prometheusImage": refs["prometheus"],
-            "retraining.image": refs["training"]}  # fmt: skip
+    return {images.CONFIG_KEYS[name]: ref for name, ref in refs.items()}
 
 
 def _up(ctx: Context, step: str, overrides: dict[str, Any]) -> str:

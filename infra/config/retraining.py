@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from infra.config.types import ImageRef, Model, Resources
+from infra.config.types import KIT_REGISTRY, ImageRef, Model, Resources
 
 
 class RetrainingConfig(Model):
@@ -14,6 +14,6 @@ class RetrainingConfig(Model):
 
     enabled: bool = True
     schedule: str = Field("0 3 * * 1", pattern=r"^(\S+\s+){4}\S+$", description="cron: minute hour day month weekday")
-    image: ImageRef = "mlops-kit/training:0.1.0"
+    image: ImageRef = f"{KIT_REGISTRY}/training:0.1.0"
     dataset: str = "breast_cancer"
     resources: Resources = Resources(cpu_request="500m", memory_request="1Gi", cpu_limit="2", memory_limit="2Gi")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from infra.config.types import ImageRef, Model, Quantity, Resources, TrackingBackend
+from infra.config.types import KIT_REGISTRY, ImageRef, Model, Quantity, Resources, TrackingBackend
 
 
 class TrackingConfig(Model):
     enabled: bool = True
-    image: ImageRef = "ghcr.io/mlflow/mlflow:v3.17.2"
+    image: ImageRef = f"{KIT_REGISTRY}/mlflow:3.17.2"
     backend: TrackingBackend = TrackingBackend.sqlite
     storage_size: Quantity = "5Gi"
-    postgres_image: ImageRef = "postgres:16.4"
+    postgres_image: ImageRef = f"{KIT_REGISTRY}/postgres:15.20"
     postgres_storage_size: Quantity = "5Gi"
     resources: Resources = Resources(cpu_request="100m", memory_request="512Mi", cpu_limit="1", memory_limit="1Gi")

@@ -16,6 +16,9 @@ from pydantic.alias_generators import to_camel
 from mlops_kit.errors import UserError
 
 PROJECT = "mlops-kit"
+# Where the kit's own images are published (images/publish.sh). Every platform image defaults to one of them, built
+# offline from images/<name>; on another cluster push them to its registry and set the `…image` keys per stack.
+KIT_REGISTRY = "127.0.0.1:5000/mlops-kit"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # Kubernetes resource.Quantity grammar (decimal SI, binary SI, exponent), e.g. 100m, 0.5, 256Mi, 1G, 1e3.

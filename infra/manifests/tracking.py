@@ -28,7 +28,7 @@ PORT = 5000
 POSTGRES = "mlflow-postgres"
 POSTGRES_PORT = 5432
 MLFLOW_UID = 10001
-POSTGRES_UID = 999  # the postgres image's own user
+POSTGRES_UID = 10001  # images/postgres: initdb needs the uid its passwd names
 
 
 def tracking_url(cfg: StackConfig) -> str:

@@ -119,7 +119,7 @@ def test_every_container_is_locked_down():
             assert set(container["resources"]["requests"]) == {"cpu", "memory"}, where
             assert set(container["resources"]["limits"]) == {"cpu", "memory"}, where
             assert "readinessProbe" in container and "livenessProbe" in container, where
-    assert specs["prometheus"]["securityContext"]["runAsUser"] == 65534
+    assert specs["prometheus"]["securityContext"]["runAsUser"] == 10001
     assert specs["grafana"]["securityContext"]["runAsUser"] == 472
 
 

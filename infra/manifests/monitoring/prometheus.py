@@ -26,7 +26,7 @@ from infra.manifests.monitoring.files import as_yaml, checksum, rule_files
 INSTANCE = "monitoring"
 PROMETHEUS = "prometheus"
 PROMETHEUS_PORT = 9090
-PROMETHEUS_UID = 65534  # `nobody`, the prom/prometheus image's user
+PROMETHEUS_UID = 10001  # images/prometheus runs as the kit's uid; the data volume is the fsGroup's
 PROMETHEUS_RESOURCES = Resources(cpu_request="100m", memory_request="512Mi", cpu_limit="1", memory_limit="2Gi")
 PROMETHEUS_CONFIG_DIR = "/etc/prometheus/config"
 PROMETHEUS_RULES_DIR = "/etc/prometheus/rules"
