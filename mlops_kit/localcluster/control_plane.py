@@ -10,7 +10,8 @@ kwokctl v0.8.0 panics when ``--extra-args`` names several components).
   cluster CA; the aggregation layer for metrics-server (``requestheader-*``; kwokctl already passes the admin
   certificate as proxy-client cert), with ``enable-aggregator-routing`` (endpoints, not the ClusterIP). Its
   certificate also names the host end of the node's veth (where the node reaches it) and the ``kubernetes`` Service IP.
-* PersistentVolumeClaims bind through kube-controller-manager's hostPath provisioner (StorageClass ``standard``).
+* PersistentVolumeClaims bind through the node's local-volume provisioner (StorageClass ``standard``,
+  provisioner.py; started with the node).
 
 kwokctl picks free ports at create time; concurrent creates can pick the same one, so the callers hold a file lock
 (see ``lock``), and a create whose components do not all stay up is deleted and tried once more.
@@ -30,10 +31,9 @@ import yaml
 
 from mlops_kit import paths
 from mlops_kit.errors import EnvironmentProblem
-from mlops_kit.localcluster import processes
+from mlops_kit.localcluster import processes, provisioner
 from mlops_kit.localcluster.layout import FAKE_NODE_TAINT, REAL_NODE_LABEL, Layout
 
-STORAGE_CLASS = "standard"
 NODE_COUNT = 3  # fake nodes
 NODE_RESOURCES = {"cpu": "8", "memory": "32Gi", "pods": "110", "ephemeral-storage": "200Gi"}
 BINARIES = ("kwokctl", "kwok", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "etcd")
@@ -109,7 +109,6 @@ def kwokctl_configuration(layout: Layout, *, port: int | None = None) -> dict:
         "options": options,
         "componentsPatches": [
             {"name": "kube-apiserver", "extraArgs": _args(apiserver)},
-            {"name": "kube-controller-manager", "extraArgs": _args({"enable-hostpath-provisioner": "true"})},
             {
                 "name": "kwok-controller",
                 "extraArgs": _args(
@@ -158,17 +157,6 @@ def fake_node(i: int) -> dict:
             },
             "phase": "Running",
         },
-    }
-
-
-def storage_class() -> dict:
-    return {
-        "apiVersion": "storage.k8s.io/v1",
-        "kind": "StorageClass",
-        "metadata": {"name": STORAGE_CLASS, "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
-        "provisioner": "kubernetes.io/host-path",  # kube-controller-manager's in-tree provisioner
-        "reclaimPolicy": "Delete",
-        "volumeBindingMode": "Immediate",
     }
 
 
@@ -315,7 +303,13 @@ def create(layout: Layout, *, port: int | None, timeout: float) -> None:
 
 
 def apply_defaults(layout: Layout) -> None:
-    items = [fake_node(i) for i in range(NODE_COUNT)] + [storage_class()]
+    """Fake nodes and the default StorageClass (the node's local-volume provisioner, provisioner.py). A class of
+    the same name from an older kit (the in-tree hostPath provisioner) is replaced: its provisioner is immutable."""
+    sc = provisioner.storage_class()
+    done = kubectl(layout, "get", "storageclass", sc["metadata"]["name"], "-o", "jsonpath={.provisioner}", check=False)
+    if done.returncode == 0 and done.stdout.strip() not in ("", sc["provisioner"]):
+        kubectl(layout, "delete", "storageclass", sc["metadata"]["name"])
+    items = [fake_node(i) for i in range(NODE_COUNT)] + [sc]
     kubectl(layout, "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
 
 

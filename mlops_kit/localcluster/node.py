@@ -1,7 +1,8 @@
 """The real node: its components in start order, and how `up` brings each one to running and healthy.
 
 Start order and readiness: containerd (answers `ctr version`) → sandbox image imported → kubelet (healthz on the node
-IP) → kube-proxy (healthz) → CoreDNS (health) → metrics-server (port open; APIService registered) → the Node Ready.
+IP) → kube-proxy (healthz) → CoreDNS (health) → metrics-server (port open; APIService registered) → the local-volume
+provisioner (running) → the Node Ready.
 A component that runs with the inputs it was started with is kept; a dead one, or one whose config or credentials
 changed (e.g. the control plane was made anew with a new CA and port), is (re)started. That is what makes `up`
 idempotent and lets it recover a half-started node.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +34,7 @@ from mlops_kit.localcluster import (
 from mlops_kit.localcluster.layout import Layout
 from mlops_kit.localcluster.processes import Component
 
-ORDER = ("containerd", "kubelet", "kube-proxy", "coredns", "metrics-server")
+ORDER = ("containerd", "kubelet", "kube-proxy", "coredns", "metrics-server", "volume-provisioner")
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,13 @@ def specs(layout: Layout, cgroup_procs: tuple[Path, ...] = ()) -> dict[str, Spec
                         (c / "Corefile", admin, ca)),
         "metrics-server": Spec(
             comp("metrics-server", addons.metrics_server_argv(layout, paths.tool("metrics-server"), admin, ca), ns),
+            (admin, ca),
+        ),
+        # Host side (its kubectl reaches the API server like any host client); writes under the node's directory.
+        "volume-provisioner": Spec(
+            comp("volume-provisioner", (sys.executable, "-m", "mlops_kit.localcluster.provisioner",
+                                        "--kubectl", str(paths.tool("kubectl")), "--kubeconfig", str(admin),
+                                        "--volumes", str(layout.data_dir / "volumes")), None),
             (admin, ca),
         ),
     }  # fmt: skip
@@ -140,6 +149,7 @@ def start(layout: Layout, api_port: int, *, timeout: float = 90) -> None:
         "kube-proxy": (lambda: _http_ok(f"http://{ip}:{p.kube_proxy_healthz}/healthz"), "healthy"),
         "coredns": (lambda: _http_ok(f"http://{ip}:{p.dns_health}/health"), "healthy"),
         "metrics-server": (lambda: _tcp_open(ip, p.metrics_server), "listening"),
+        "volume-provisioner": (lambda: True, "running"),
     }
     for name, (check, what) in checks.items():
         ensure_running(layout, s[name])

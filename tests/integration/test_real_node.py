@@ -122,6 +122,20 @@ def test_kubectl_logs_of_a_finished_container(cluster):
     assert _kubectl("logs", "version").stdout.strip() == "pause 1.0.0"
 
 
+def test_a_claim_gets_a_local_volume_owned_by_the_pods_group(cluster, layout):
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data", "namespace": "default"},
+             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}  # fmt: skip
+    pod = _pod("writer", PAUSE_IMAGE, securityContext={"runAsUser": 65534, "fsGroup": 2345},
+               volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}],
+               container={"volumeMounts": [{"name": "data", "mountPath": "/data"}]})  # fmt: skip
+    _kubectl("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": [claim, pod]}))
+    _kubectl("wait", "--for=condition=Ready", "pod/writer", "--timeout=120s", timeout=150)
+    pv = json.loads(_kubectl("get", "pvc", "data", "-o", "json").stdout)["spec"]["volumeName"]
+    path = Path(json.loads(_kubectl("get", "pv", pv, "-o", "json").stdout)["spec"]["local"]["path"])
+    assert layout.data_dir in path.parents  # the node's own directory: `down` removes it
+    assert path.stat().st_gid == 2345  # the kubelet applied fsGroup: a non-root pod can write its claim
+
+
 @pytest.fixture(scope="module")
 def web(cluster, layout):
     archive = layout.data_dir / "test-web.tar"
