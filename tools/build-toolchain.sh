@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2016  # the version checks are single-quoted on purpose: step() evals them
-# Builds the offline toolchain (Pulumi CLI + Python host + Kubernetes provider, a kwok control plane) from Go modules
-# into ${MLOPS_KIT_CACHE:-$HOME/.cache/mlops-kit}/toolchain. Only steps whose output is missing or stale are run, so a
-# warm run takes seconds. See tools/README.md.
+# Builds the offline toolchain (Pulumi CLI + Python host + Kubernetes provider, a kwok control plane, and what a real
+# kubelet node needs: kubelet, kube-proxy, CoreDNS, metrics-server, crictl, pause) from Go modules into
+# ${MLOPS_KIT_CACHE:-$HOME/.cache/mlops-kit}/toolchain. Only steps whose output is missing or stale are run, so a warm
+# run takes seconds. See tools/README.md.
 #
 #   bash tools/build-toolchain.sh            build what is missing, write env.sh, print versions
 #   bash tools/build-toolchain.sh --force    rebuild every step
 #   bash tools/build-toolchain.sh --only kube,etcd
+#   steps: etcd kwok kube pulumi langhost provider coredns metrics-server crictl pause
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,7 +25,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     --force) FORCE=1 ;;
     --only) ONLY=,$2,; shift ;;
-    -h|--help) sed -n '3,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '3,11p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -66,14 +68,19 @@ PULUMI_SDK_V=$(gomod_req pulumi github.com/pulumi/pulumi/sdk/v3)
 KUBE_V=$(gomod_req kube k8s.io/kubernetes)
 ETCD_V=$(gomod_req etcd go.etcd.io/etcd/server/v3)
 KWOK_V=$(gomod_req kwok sigs.k8s.io/kwok)
+COREDNS_V=$(gomod_req coredns github.com/coredns/coredns)
+METRICS_V=$(gomod_req metrics-server sigs.k8s.io/metrics-server)
+CRICTL_V=$(gomod_req crictl sigs.k8s.io/cri-tools)
+PAUSE_V=$(sed -n 's/^const version = "\(.*\)"$/\1/p' "$TOOLS/pause/main.go")
 KUBE_MINOR=$(echo "$KUBE_V" | cut -d. -f2)
 [ "$PULUMI_V" = "$PULUMI_SDK_V" ] || die "tools/pulumi/go.mod requires pkg/v3 $PULUMI_V but sdk/v3 $PULUMI_SDK_V" "keep both at the same version"
-for v in PY_PULUMI PY_PULUMI_K8S PULUMI_V KUBE_V ETCD_V KWOK_V; do
+for v in PY_PULUMI PY_PULUMI_K8S PULUMI_V KUBE_V ETCD_V KWOK_V COREDNS_V METRICS_V CRICTL_V PAUSE_V; do
   [ -n "${!v}" ] || die "could not read $v from pyproject.toml / tools/*/go.mod" "check the pins there"
 done
 
 say "cache: $TC (Go $GOV, $(nproc) cores)"
 say "pins: pulumi CLI $PULUMI_V (PyPI pulumi==$PY_PULUMI), kubernetes provider $PK_MODULE_VERSION (PyPI pulumi-kubernetes==$PY_PULUMI_K8S), kubernetes $KUBE_V, etcd $ETCD_V, kwok $KWOK_V"
+say "pins (node): coredns $COREDNS_V, metrics-server $METRICS_V, cri-tools $CRICTL_V, pause $PAUSE_V"
 if [ "v$PY_PULUMI" != "$PULUMI_V" ]; then
   say "note: the CLI is $PULUMI_V, not v$PY_PULUMI: the Go module proxy does not serve pkg/v3 v$PY_PULUMI (tools/README.md)"
   if [ "$(printf '%s\n%s\n' "$PY_PULUMI" "${PULUMI_V#v}" | sort -V | tail -1)" != "${PULUMI_V#v}" ]; then
@@ -104,8 +111,17 @@ advice() {
   echo "full log: $log"
 }
 
+# go_build DIR LDFLAGS PKG...: download the module's dependencies, then one `go build` (one for all its packages: they are compiled once) into $BIN.
+go_build() {
+  local dir=$1 ld=$2
+  shift 2
+  cd "$TOOLS/$dir"
+  go mod download
+  go build -trimpath -ldflags "-s -w $ld" -o "$BIN/" "$@"
+}
+
 STEP_N=0
-STEP_TOTAL=7
+STEP_TOTAL=11
 BUILT=()
 
 # step NAME KEY CHECK_CMD -- BUILD_FUNCTION
@@ -146,55 +162,43 @@ step() {
 }
 
 # --- 1. etcd ----------------------------------------------------------------------------------------------------------
-build_etcd() {
-  cd "$TOOLS/etcd"
-  go mod download
-  go build -trimpath -ldflags "-s -w" -o "$BIN/etcd" .
-}
+build_etcd() { go_build etcd "" .; }
 step etcd "$ETCD_V $(sha "$TOOLS"/etcd/go.* "$TOOLS/etcd/main.go")" \
   '"$BIN/etcd" --version | grep "etcd Version: ${ETCD_V#v}$"' build_etcd
 
 # --- 2. kwok + kwokctl ------------------------------------------------------------------------------------------------
 build_kwok() {
-  cd "$TOOLS/kwok"
-  go mod download
-  go build -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_V -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${KUBE_V#v}" \
-    -o "$BIN/" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
+  go_build kwok "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_V -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${KUBE_V#v}" \
+    sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
 }
 step kwok "$KWOK_V $KUBE_V $(sha "$TOOLS"/kwok/go.*)" \
   '"$BIN/kwokctl" --version | grep "$KWOK_V" && "$BIN/kwok" --version | grep "$KWOK_V"' build_kwok
 
-# --- 3. Kubernetes control plane + kubectl ----------------------------------------------------------------------------
+# --- 3. Kubernetes control plane + kubectl, and the node's kubelet + kube-proxy ---------------------------------------
 build_kube() {
-  cd "$TOOLS/kube"
-  go mod download
-  local ld="-s -w" p
+  local ld="" p
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld="$ld -X $p.gitVersion=$KUBE_V -X $p.gitMajor=1 -X $p.gitMinor=$KUBE_MINOR -X $p.gitTreeState=clean"
   done
-  # One invocation for all four: they share most packages.
-  go build -trimpath -ldflags "$ld" -o "$BIN/" k8s.io/kubernetes/cmd/kube-apiserver \
-    k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+  # One invocation for all six: they share most packages.
+  go_build kube "$ld" k8s.io/kubernetes/cmd/kube-apiserver \
+    k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl \
+    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
 }
 step kube "$KUBE_V $(sha "$TOOLS"/kube/go.*)" \
-  'for b in kube-apiserver kube-controller-manager kube-scheduler; do "$BIN/$b" --version | grep "Kubernetes $KUBE_V$" || exit 1; done; "$BIN/kubectl" version --client | grep "Client Version: $KUBE_V$"' \
+  'for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do "$BIN/$b" --version | grep "Kubernetes $KUBE_V$" || exit 1; done; "$BIN/kubectl" version --client | grep "Client Version: $KUBE_V$"' \
   build_kube
 
 # --- 4. Pulumi CLI ----------------------------------------------------------------------------------------------------
 build_pulumi() {
-  cd "$TOOLS/pulumi"
-  go mod download
-  go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_V" \
-    -o "$BIN/" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+  go_build pulumi "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_V" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
 }
 step pulumi "$PULUMI_V $(sha "$TOOLS"/pulumi/go.*)" \
   '"$BIN/pulumi" version | grep -x "$PULUMI_V"' build_pulumi
 
 # --- 5. Python language host ------------------------------------------------------------------------------------------
 build_langhost() {
-  cd "$TOOLS/pulumi"
-  go mod download
-  go build -trimpath -ldflags "-s -w -X main.version=${PULUMI_V#v}" -o "$BIN/" ./cmd/pulumi-language-python
+  go_build pulumi "-X main.version=${PULUMI_V#v}" ./cmd/pulumi-language-python
   local sdk
   sdk=$(go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
   install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$BIN/pulumi-language-python-exec"
@@ -225,7 +229,38 @@ step provider "$PK_MODULE_VERSION $PK_VERSION $(sha "$TOOLS"/pulumi-kubernetes/g
   '[ -x "$BIN/pulumi-resource-kubernetes" ] && grep -q "\"version\":\"$PK_VERSION\"" "$SRC/pulumi-kubernetes-provider/cmd/pulumi-resource-kubernetes/schema-embed.json"' \
   build_provider
 
-# --- 7. env.sh --------------------------------------------------------------------------------------------------------
+# --- Node steps (7-10): what a real kubelet node runs besides kubelet + kube-proxy ------------------------------------
+# Each is its own module under tools/ (its own dependency set, as upstream tests it); built after the provider so the
+# Pulumi engine is ready first on a cold machine.
+
+
+# --- 7. CoreDNS -------------------------------------------------------------------------------------------------------
+# tools/coredns/main.go links only the plugins a cluster DNS uses (the stock main links all, cloud SDKs included).
+build_coredns() { go_build coredns "-X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_V" .; }
+step coredns "$COREDNS_V $(sha "$TOOLS"/coredns/go.* "$TOOLS/coredns/main.go")" \
+  '"$BIN/coredns" -version | grep -x "CoreDNS-${COREDNS_V#v}" && "$BIN/coredns" -plugins | grep -x kubernetes' build_coredns
+
+# --- 8. metrics-server ------------------------------------------------------------------------------------------------
+build_metrics_server() {
+  # Upstream's Makefile stamps the version into client-go's version package; `--version` prints its gitVersion.
+  local p=k8s.io/client-go/pkg/version
+  go_build metrics-server "-X $p.gitVersion=$METRICS_V -X $p.gitTreeState=clean" sigs.k8s.io/metrics-server/cmd/metrics-server
+}
+step metrics-server "$METRICS_V $(sha "$TOOLS"/metrics-server/go.*)" \
+  '"$BIN/metrics-server" --version | grep -x "$METRICS_V"' build_metrics_server
+
+# --- 9. crictl --------------------------------------------------------------------------------------------------------
+# Upstream's Makefile stamps `git describe` without its v.
+build_crictl() { go_build crictl "-X sigs.k8s.io/cri-tools/pkg/version.Version=${CRICTL_V#v}" sigs.k8s.io/cri-tools/cmd/crictl; }
+step crictl "$CRICTL_V $(sha "$TOOLS"/crictl/go.*)" \
+  '"$BIN/crictl" --version | grep -x "crictl version ${CRICTL_V#v}"' build_crictl
+
+# --- 10. pause (the CRI sandbox's process; static) --------------------------------------------------------------------
+build_pause() { go_build pause "" .; }
+step pause "$PAUSE_V $(sha "$TOOLS"/pause/go.mod "$TOOLS/pause/main.go")" \
+  '"$BIN/pause" --version | grep -x "pause $PAUSE_V"' build_pause
+
+# --- 11. env.sh -------------------------------------------------------------------------------------------------------
 write_env() {
   mkdir -p "$TC/pulumi-home"
   cat >"$TC/env.sh.tmp" <<EOF
@@ -262,5 +297,11 @@ say "versions:"
   echo "  kubectl                    $( ("$BIN/kubectl" version --client 2>/dev/null || echo MISSING) | sed -n 1p)"
   echo "  etcd                       $( ("$BIN/etcd" --version 2>/dev/null || echo MISSING) | sed -n 1p)"
   echo "  kwokctl                    $("$BIN/kwokctl" --version 2>/dev/null || echo MISSING)"
+  echo "  kubelet                    $("$BIN/kubelet" --version 2>/dev/null || echo MISSING)"
+  echo "  kube-proxy                 $("$BIN/kube-proxy" --version 2>/dev/null || echo MISSING)"
+  echo "  coredns                    $( ("$BIN/coredns" -version 2>/dev/null || echo MISSING) | sed -n 1p)"
+  echo "  metrics-server             $("$BIN/metrics-server" --version 2>/dev/null || echo MISSING)"
+  echo "  crictl                     $("$BIN/crictl" --version 2>/dev/null || echo MISSING)"
+  echo "  pause                      $("$BIN/pause" --version 2>/dev/null || echo MISSING)"
 }
 say "total ${SECONDS}s${BUILT:+ (built: ${BUILT[*]})}; use it with: source $TC/env.sh"
