@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mlops_kit.localcluster.layout import CLUSTER_DOMAIN, Layout
+from mlops_kit.localcluster.layout import CLUSTER_DOMAIN, REAL_NODE_LABEL, Layout
 
 METRICS_NAMESPACE = "kube-system"
 METRICS_SERVICE = "metrics-server"
@@ -53,6 +53,7 @@ def metrics_server_argv(layout: Layout, binary: Path, admin_kubeconfig: Path, ca
         "--kubelet-preferred-address-types=InternalIP",
         f"--kubelet-certificate-authority={ca}",
         "--metric-resolution=15s",
+        f"--node-selector={REAL_NODE_LABEL}=real",  # fake nodes have no kubelet to scrape
         "--v=1",
     )
 

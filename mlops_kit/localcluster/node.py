@@ -40,7 +40,7 @@ ORDER = ("containerd", "kubelet", "kube-proxy", "coredns", "metrics-server", "vo
 @dataclass(frozen=True)
 class Spec:
     component: Component
-    inputs: tuple[Path, ...]  # files whose change means a restart
+    inputs: tuple[Path, ...]  # files whose change (like a change of the command line) means a restart
 
 
 def kubeconfig(layout: Layout, component: str) -> Path:
@@ -79,8 +79,8 @@ def specs(layout: Layout, cgroup_procs: tuple[Path, ...] = ()) -> dict[str, Spec
     }  # fmt: skip
 
 
-def _digest(files: tuple[Path, ...]) -> str:
-    h = hashlib.sha256()
+def _digest(command: list[str], files: tuple[Path, ...]) -> str:
+    h = hashlib.sha256("\0".join(command).encode())
     for f in files:
         h.update(f.read_bytes() if f.exists() else b"-")
     return h.hexdigest()
@@ -92,7 +92,7 @@ def _inputs_file(layout: Layout, name: str) -> Path:
 
 def ensure_running(layout: Layout, spec: Spec) -> bool:
     """Start `spec` unless it runs with unchanged inputs; True when it was (re)started."""
-    digest = _digest(spec.inputs)
+    digest = _digest(spec.component.command(), spec.inputs)
     pid = processes.running_pid(layout, spec.component)
     recorded = _inputs_file(layout, spec.component.name)
     if pid is not None and recorded.exists() and recorded.read_text() == digest:
