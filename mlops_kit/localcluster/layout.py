@@ -23,6 +23,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.manifests.placement import FAKE_NODE_TAINT, NODE_KIND_LABEL  # noqa: F401  (re-exported)
 from mlops_kit import paths
 from mlops_kit.errors import UserError
 
@@ -33,8 +34,8 @@ CLUSTER_DOMAIN = "cluster.local"
 # images/publish.sh may also push it to the local registry under the same name).
 PAUSE_IMAGE = "127.0.0.1:5000/mlops-kit/pause:1.0.0"
 REGISTRY = "127.0.0.1:5000"
-REAL_NODE_LABEL = "mlops-kit.dev/node"
-FAKE_NODE_TAINT = "kwok.x-k8s.io/node"  # key=fake:NoSchedule on every fake node
+# The stack config chooses nodes by these (infra/manifests/placement.py): one definition for both sides.
+REAL_NODE_LABEL = NODE_KIND_LABEL  # real | fake
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 
