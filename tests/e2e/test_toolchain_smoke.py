@@ -144,7 +144,7 @@ def test_pvc_binds_and_pod_runs(kwok_cluster: localcluster.ClusterStatus) -> Non
         metadata: {name: smoke, namespace: default}
         spec:
           # On a fake node: the image does not exist, kwok only reports the pod Running.
-          nodeSelector: {mlops-kit.dev/node: fake}
+          nodeSelector: {mlops-kit.io/node: fake}
           tolerations: [{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}]
           containers:
           - name: app

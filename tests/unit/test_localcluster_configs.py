@@ -73,7 +73,7 @@ def test_kubelet_configuration(lay):
 def test_kubelet_labels_the_node_real(lay):
     argv = kubelet.argv(lay, Path("/bin/kubelet"), Path("/k.conf"))
     assert f"--node-ip={lay.node_ip}" in argv and f"--hostname-override={lay.node_name}" in argv
-    assert any(a.startswith("--node-labels=") and "mlops-kit.dev/node=real" in a for a in argv)
+    assert any(a.startswith("--node-labels=") and "mlops-kit.io/node=real" in a for a in argv)
 
 
 def test_kube_proxy_iptables_on_the_node_ip_leaving_conntrack_alone(lay):
@@ -144,9 +144,9 @@ def test_pause_archive_is_a_one_layer_docker_archive():
 def test_status_tells_real_from_fake_nodes():
     items = [
         {"metadata": {"name": "kwok-node-0", "annotations": {"kwok.x-k8s.io/node": "fake"},
-                      "labels": {"mlops-kit.dev/node": "fake"}},
+                      "labels": {"mlops-kit.io/node": "fake"}},
          "status": {"conditions": [{"type": "Ready", "status": "True"}]}},
-        {"metadata": {"name": "mlops-kit-node", "labels": {"mlops-kit.dev/node": "real"}},
+        {"metadata": {"name": "mlops-kit-node", "labels": {"mlops-kit.io/node": "real"}},
          "status": {"conditions": [{"type": "Ready", "status": "False"}]}},
     ]  # fmt: skip
     got = node_statuses(items)
