@@ -13,7 +13,9 @@ tracked `Pulumi.<env>.yaml`. A failing step names itself, its log and what to do
 
 from __future__ import annotations
 
+import contextlib
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,9 +82,21 @@ def _platform_overrides(ctx: Context) -> dict[str, Any]:
 
 
 def _up(ctx: Context, step: str, overrides: dict[str, Any]) -> str:
+    from pulumi import automation as auto
+
     selected = stacks.select_stack(ctx.stack)
     selected.set_local_overrides(overrides)
-    result = selected.up(on_output=ctx.engine_output(step), color="never")
+    try:
+        result = selected.up(on_output=ctx.engine_output(step), color="never")
+    except auto.ConcurrentUpdateError:
+        raise EnvironmentProblem(
+            f"another update of stack {ctx.stack} holds its lock; if none runs any more (an interrupted run), "
+            f"release it with `mlops-kit cancel -s {ctx.stack}` and run again"
+        ) from None
+    except auto.CommandError as exc:
+        raise EnvironmentProblem(
+            f"pulumi up -s {ctx.stack} failed: {str(exc).strip().splitlines()[-1][:300]}"
+        ) from None
     changes = {k: v for k, v in (result.summary.resource_changes or {}).items() if k != "same"}
     return f"pulumi up -s {ctx.stack}: {changes or 'no changes'}"
 
@@ -110,7 +124,8 @@ def _champion(ctx: Context) -> str:
             version = client.get_model_version_by_alias(model.model_name, "champion").version
             summary = f"{model.model_name} v{version} is already champion"
         except Exception:
-            result = run_training(TrainingConfig(model_name=model.model_name), uri)
+            with ctx.log("champion").open("a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                result = run_training(TrainingConfig(model_name=model.model_name), uri)
             if result.decision.alias != "champion":
                 raise EnvironmentProblem(f"the gate kept the old champion: {result.decision.reason}") from None
             version = result.model_version
@@ -191,9 +206,12 @@ def run(stack: str, console: Console, logs: Path) -> Context:
         with console.status(f"[{number}/{len(STEPS)}] {step.title}"):
             try:
                 summary = step.run(ctx)
-            except KitError as exc:
+            except Exception as exc:
+                reason = exc.message if isinstance(exc, KitError) else f"{type(exc).__name__}: {exc}"
+                with ctx.log(step.name).open("a") as log:
+                    traceback.print_exc(file=log)
                 raise EnvironmentProblem(
-                    f"step {number}/{len(STEPS)} '{step.name}' failed: {exc.message}\n"
+                    f"step {number}/{len(STEPS)} '{step.name}' failed: {reason}\n"
                     f"  log: {ctx.log(step.name)}\n  what to do: {step.advice}"
                 ) from None
         console.print(

@@ -69,7 +69,9 @@ def promote(
     source: Annotated[str, typer.Argument(help="Stack whose running release is promoted, e.g. dev.")],
     target: Annotated[str, typer.Argument(help="Stack that receives it, e.g. staging.")],
     model: Annotated[str, typer.Option(help="Model service name.")] = "breast-cancer",
-    prometheus_url: Annotated[str | None, typer.Option(help="Prometheus for the rollout analysis (e.g. a port-forward).")] = None,
+    prometheus_url: Annotated[
+        str | None, typer.Option(help="Prometheus for the rollout analysis (e.g. a port-forward).")
+    ] = None,
     no_gates: Annotated[
         bool, typer.Option("--no-gates", help="Skip the rollout analysis (unsafe; for clusters without traffic).")
     ] = False,
@@ -209,3 +211,12 @@ def launch(stack: Annotated[str, typer.Option("--stack", "-s", help="A stack on 
         f"  promote        mlops-kit promote {stack} staging --prometheus-url http://127.0.0.1:9090\n"
         "  tear down      make down"
     )
+
+
+@command()
+def cancel(stack: Annotated[str, typer.Option("--stack", "-s")] = "dev") -> None:
+    """Release the lock an interrupted update left on a stack (`pulumi cancel`)."""
+    from mlops_kit import stacks
+
+    stacks.select_stack(stack, ensure_secrets=False).cancel()
+    console.print(f"stack {stack}: lock released")
