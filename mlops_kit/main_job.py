@@ -28,7 +28,7 @@ from infra.config import StackConfig, load_stack_file
 from mlops_kit import images, stacks
 from mlops_kit.errors import EnvironmentProblem, KitError, UserError
 from mlops_kit.kube import Kube
-from mlops_kit.paths import local_context, local_kubeconfig
+from mlops_kit.paths import REPO_ROOT, local_context, local_kubeconfig
 from mlops_kit.waiting import GaveUp, wait_until
 
 SAMPLE_ROWS = (0, 1, 19, 20)  # bundled breast_cancer rows with both labels (0, 0, 1, 1)
@@ -41,6 +41,8 @@ class Context:
     console: Console
     logs: Path
     kube: Kube
+    source: Path = REPO_ROOT  # the project whose Pulumi.<stack>.yaml is deployed (a scratch copy in the e2e tests)
+    state: Path | None = None  # None: the state that belongs to the stack's cluster
     facts: dict[str, Any] = field(default_factory=dict)  # what earlier steps learnt: image refs, champion version
 
     def log(self, step: str) -> Path:
@@ -84,7 +86,7 @@ def _platform_overrides(ctx: Context) -> dict[str, Any]:
 def _up(ctx: Context, step: str, overrides: dict[str, Any]) -> str:
     from pulumi import automation as auto
 
-    selected = stacks.select_stack(ctx.stack)
+    selected = stacks.select_stack(ctx.stack, ctx.state, work_dir=ctx.source)
     selected.set_local_overrides(overrides)
     try:
         result = selected.up(on_output=ctx.engine_output(step), color="never")
@@ -102,7 +104,7 @@ def _up(ctx: Context, step: str, overrides: dict[str, Any]) -> str:
 
 
 def _platform(ctx: Context) -> str:
-    selected = stacks.select_stack(ctx.stack)
+    selected = stacks.select_stack(ctx.stack, ctx.state, work_dir=ctx.source)
     current = stacks.local_overrides(selected.workspace, ctx.stack)
     released = {k: v for k, v in current.items() if k.startswith("models[")}
     # The first time, the model services wait (no champion yet): deploy the platform alone.
@@ -191,8 +193,8 @@ STEPS = (
 )  # fmt: skip
 
 
-def run(stack: str, console: Console, logs: Path) -> Context:
-    cfg = load_stack_file(stack)
+def run(stack: str, console: Console, logs: Path, source: Path = REPO_ROOT, state: Path | None = None) -> Context:
+    cfg = load_stack_file(stack, source)
     if not cfg.cluster.is_local:
         raise UserError(
             f"`make up` runs the {stack} stack on the kit's local cluster; its context is {cfg.cluster.context!r}"
@@ -200,7 +202,8 @@ def run(stack: str, console: Console, logs: Path) -> Context:
     if not cfg.models:
         raise UserError(f"stack {stack!r} serves no model: add one under mlops-kit:models")
     logs.mkdir(parents=True, exist_ok=True)
-    ctx = Context(stack, cfg, console, logs, Kube(local_kubeconfig(), cfg.cluster.context or local_context()))
+    kube = Kube(local_kubeconfig(), cfg.cluster.context or local_context())
+    ctx = Context(stack, cfg, console, logs, kube, source, state)
     for number, step in enumerate(STEPS, 1):
         started = time.monotonic()
         with console.status(f"[{number}/{len(STEPS)}] {step.title}"):
