@@ -93,7 +93,7 @@ def main() -> None:
         print(
             f"c={concurrency:<3} Service on the real node {svc['rps']:8.0f} rps p50 {svc['p50_us'] / 1000:6.1f} ms "
             f"p99 {svc['p99_us'] / 1000:6.1f} ms | docker {direct['rps']:8.0f} rps p99 {direct['p99_us'] / 1000:6.1f} ms | "
-            f"ratio {svc['rps'] / max(direct['rps'], 1e-9):.2f}× (errors {svc['errors']}/{direct['errors']})"
+            f"ratio {svc['rps'] / max(direct['rps'], 1e-9):.2f}x (errors {svc['errors']}/{direct['errors']})"
         )
     print(f"launch warm / cold: {t['launch again (no changes)'] / t['launch, new cluster (train + image + up)']:.2f}")
     out = ROOT / "bench" / "results" / f"local-cluster-{datetime.now():%Y-%m-%dT%H%M}.json"
