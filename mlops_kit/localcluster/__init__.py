@@ -13,6 +13,8 @@ order and readiness), processes, status.
 
 from __future__ import annotations
 
+import shutil
+
 from mlops_kit import paths
 from mlops_kit.localcluster import control_plane, host, node, prereqs
 from mlops_kit.localcluster.layout import Layout
@@ -49,6 +51,8 @@ def down(name: str = DEFAULT_NAME) -> None:
         host.teardown(layout, others_running=bool(others))
         if control_plane.cluster_dir(layout).exists():
             control_plane.delete(layout)
+        # The Pulumi state and workspaces of the stacks deployed here describe resources that no longer exist.
+        shutil.rmtree(paths.cluster_state_dir(name), ignore_errors=True)
 
 
 def status(name: str = DEFAULT_NAME) -> ClusterStatus:
