@@ -236,10 +236,14 @@ def select_stack(
 
 
 def scratch_project(
-    destination: Path, stacks: tuple[str, ...] = ("dev", "staging", "prod"), context: str | None = None
+    destination: Path,
+    stacks: tuple[str, ...] = ("dev", "staging", "prod"),
+    context: str | None = None,
+    local_nodes: str | None = None,
 ) -> Path:
     """A throwaway source project whose `infra/` links to the repo's: config edits there never touch committed files.
-    `context` points every stack at another cluster. Used by the e2e tests and the deploy benchmark."""
+    `context` points every stack at another cluster; `local_nodes` ("real" | "fake") picks the local cluster's nodes.
+    Used by the e2e tests and the benchmarks."""
     destination.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO_ROOT / "Pulumi.yaml", destination / "Pulumi.yaml")
     link = destination / "infra"
@@ -250,6 +254,8 @@ def scratch_project(
         document = {k: v for k, v in document.items() if k not in LOCAL_ONLY_KEYS}
         if context:
             document["config"][f"{PROJECT}:cluster"] = {"context": context}
+        if local_nodes:
+            document["config"].setdefault(f"{PROJECT}:cluster", {})["localNodes"] = local_nodes
         (destination / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
     return destination
 

@@ -31,7 +31,8 @@ def local_cluster():
 
 @pytest.fixture(scope="session")
 def project(tmp_path_factory, local_cluster) -> Path:
-    work = stacks.scratch_project(tmp_path_factory.mktemp("project"), context=CONTEXT)
+    # The stack semantics (plans, updates, drift, protection, promotion) run on the fake nodes: nothing is pulled there.
+    work = stacks.scratch_project(tmp_path_factory.mktemp("project"), context=CONTEXT, local_nodes="fake")
     os.environ["PULUMI_BACKEND_URL"] = f"file://{tmp_path_factory.mktemp('backend')}"
     os.environ["PULUMI_CONFIG_PASSPHRASE"] = "e2e-only"
     return work
@@ -66,7 +67,7 @@ class StackRunner:
         self.log: list[str] = []
 
     def select(self, name: str):
-        return stacks.select_stack(name, work_dir=self.project)
+        return stacks.select_stack(name, self.project / ".state", work_dir=self.project)
 
     def printer(self, line: str) -> None:
         self.log.append(line)

@@ -93,3 +93,9 @@ def test_local_overrides_apply_on_top_of_the_tracked_file_and_stay_out_of_it(tmp
     merged = yaml.safe_load((workspace / "Pulumi.dev.yaml").read_text())
     assert merged["config"]["mlops-kit:models"][0]["modelVersion"] == "9"
     assert (source / "Pulumi.dev.yaml").read_text() == tracked_before
+
+
+def test_scratch_stacks_can_run_on_the_local_clusters_fake_nodes(tmp_path):
+    stacks.scratch_project(tmp_path, ("dev",), context="kwok-x", local_nodes="fake")
+    config = yaml.safe_load((tmp_path / "Pulumi.dev.yaml").read_text())["config"]
+    assert config["mlops-kit:cluster"] == {"context": "kwok-x", "localNodes": "fake"}
