@@ -56,6 +56,10 @@ def _cmdline(pid: int) -> list[str]:
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
+def _exists(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
+
+
 def _is_zombie(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
@@ -69,8 +73,11 @@ def running_pid(layout: Layout, component: Component) -> int | None:
         pid = int(pid_file(layout, component.name).read_text().strip())
     except (OSError, ValueError):
         return None
-    cmd = _cmdline(pid)
-    if not cmd or _is_zombie(pid):
+    # Right after exec the kernel shows an empty command line for a moment: wait that out.
+    if not _exists(pid) or _is_zombie(pid):
+        return None
+    cmd = _cmdline(pid) or wait_for(lambda: _cmdline(pid) or _is_zombie(pid), timeout=1, interval=0.02)
+    if not isinstance(cmd, list):
         return None
     binary = component.argv[0]
     return pid if binary in cmd else None
@@ -118,13 +125,16 @@ def stop(layout: Layout, component: Component, *, timeout: float = 15) -> None:
 
 def kill_pids(pids: Sequence[int], *, timeout: float = 10) -> None:
     """SIGTERM the given processes, SIGKILL those left after `timeout` s (what `down` finds in the node's cgroups)."""
-    live = [p for p in pids if _cmdline(p)]
-    for p in live:
+
+    def live(p: int) -> bool:
+        return _exists(p) and not _is_zombie(p)
+
+    for p in pids:
         _signal(p, signal.SIGTERM)
-    if not wait_for(lambda: not any(_cmdline(p) and not _is_zombie(p) for p in live), timeout=timeout):
-        for p in live:
+    if not wait_for(lambda: not any(live(p) for p in pids), timeout=timeout):
+        for p in pids:
             _signal(p, signal.SIGKILL)
-        wait_for(lambda: not any(_cmdline(p) and not _is_zombie(p) for p in live), timeout=5)
+        wait_for(lambda: not any(live(p) for p in pids), timeout=5)
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:
