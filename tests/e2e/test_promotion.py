@@ -13,7 +13,7 @@ import pytest
 
 from infra.config import load_stack_file
 from mlops_kit.analysis import Observation
-from mlops_kit.promotion import promote, rollback
+from mlops_kit.promotion import AnalysisFailed, promote, rollback
 from mlops_kit.registry import resolve_digest
 
 pytestmark = pytest.mark.e2e
