@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2016  # the version checks are single-quoted on purpose: step() evals them
 # Builds the offline toolchain (Pulumi CLI + Python host + Kubernetes provider, a kwok control plane, and what a real
-# kubelet node needs: kubelet, kube-proxy, CoreDNS, metrics-server, crictl, pause) from Go modules into
+# kubelet node needs: kubelet, kube-proxy, CoreDNS, metrics-server, crictl, pause; and the Prometheus server that
+# images/prometheus ships) from Go modules into
 # ${MLOPS_KIT_CACHE:-$HOME/.cache/mlops-kit}/toolchain. Only steps whose output is missing or stale are run, so a warm
 # run takes seconds. See tools/README.md.
 #
 #   bash tools/build-toolchain.sh            build what is missing, write env.sh, print versions
 #   bash tools/build-toolchain.sh --force    rebuild every step
 #   bash tools/build-toolchain.sh --only kube,etcd
-#   steps: etcd kwok kube pulumi langhost provider coredns metrics-server crictl pause
+#   steps: etcd kwok kube pulumi langhost provider coredns metrics-server crictl pause prometheus
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     --force) FORCE=1 ;;
     --only) ONLY=,$2,; shift ;;
-    -h|--help) sed -n '3,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '3,12p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -71,16 +72,19 @@ KWOK_V=$(gomod_req kwok sigs.k8s.io/kwok)
 COREDNS_V=$(gomod_req coredns github.com/coredns/coredns)
 METRICS_V=$(gomod_req metrics-server sigs.k8s.io/metrics-server)
 CRICTL_V=$(gomod_req crictl sigs.k8s.io/cri-tools)
+PROM_V=$(gomod_req prometheus github.com/prometheus/prometheus)
 PAUSE_V=$(sed -n 's/^const version = "\(.*\)"$/\1/p' "$TOOLS/pause/main.go")
 KUBE_MINOR=$(echo "$KUBE_V" | cut -d. -f2)
 [ "$PULUMI_V" = "$PULUMI_SDK_V" ] || die "tools/pulumi/go.mod requires pkg/v3 $PULUMI_V but sdk/v3 $PULUMI_SDK_V" "keep both at the same version"
-for v in PY_PULUMI PY_PULUMI_K8S PULUMI_V KUBE_V ETCD_V KWOK_V COREDNS_V METRICS_V CRICTL_V PAUSE_V; do
+# Prometheus 3.X.Y is tagged v0.3XX.Y as a Go module (v0.316.0 = 3.16.0, v0.305.1 = 3.5.1).
+PROM_RELEASE=$(echo "$PROM_V" | sed -n 's/^v0\.\([0-9]\)0*\([0-9][0-9]*\)\.\([0-9][0-9]*\)$/\1.\2.\3/p')
+for v in PY_PULUMI PY_PULUMI_K8S PULUMI_V KUBE_V ETCD_V KWOK_V COREDNS_V METRICS_V CRICTL_V PAUSE_V PROM_V PROM_RELEASE; do
   [ -n "${!v}" ] || die "could not read $v from pyproject.toml / tools/*/go.mod" "check the pins there"
 done
 
 say "cache: $TC (Go $GOV, $(nproc) cores)"
 say "pins: pulumi CLI $PULUMI_V (PyPI pulumi==$PY_PULUMI), kubernetes provider $PK_MODULE_VERSION (PyPI pulumi-kubernetes==$PY_PULUMI_K8S), kubernetes $KUBE_V, etcd $ETCD_V, kwok $KWOK_V"
-say "pins (node): coredns $COREDNS_V, metrics-server $METRICS_V, cri-tools $CRICTL_V, pause $PAUSE_V"
+say "pins (node): coredns $COREDNS_V, metrics-server $METRICS_V, cri-tools $CRICTL_V, pause $PAUSE_V; prometheus $PROM_RELEASE ($PROM_V)"
 if [ "v$PY_PULUMI" != "$PULUMI_V" ]; then
   say "note: the CLI is $PULUMI_V, not v$PY_PULUMI: the Go module proxy does not serve pkg/v3 v$PY_PULUMI (tools/README.md)"
   if [ "$(printf '%s\n%s\n' "$PY_PULUMI" "${PULUMI_V#v}" | sort -V | tail -1)" != "${PULUMI_V#v}" ]; then
@@ -112,16 +116,17 @@ advice() {
 }
 
 # go_build DIR LDFLAGS PKG...: download the module's dependencies, then one `go build` (one for all its packages: they are compiled once) into $BIN.
+#   GO_TAGS=a,b go_build ...: with build tags.
 go_build() {
   local dir=$1 ld=$2
   shift 2
   cd "$TOOLS/$dir"
   go mod download
-  go build -trimpath -ldflags "-s -w $ld" -o "$BIN/" "$@"
+  go build -trimpath ${GO_TAGS:+-tags "$GO_TAGS"} -ldflags "-s -w $ld" -o "$BIN/" "$@"
 }
 
 STEP_N=0
-STEP_TOTAL=11
+STEP_TOTAL=12
 BUILT=()
 
 # step NAME KEY CHECK_CMD -- BUILD_FUNCTION
@@ -260,7 +265,22 @@ build_pause() { go_build pause "" .; }
 step pause "$PAUSE_V $(sha "$TOOLS"/pause/go.mod "$TOOLS/pause/main.go")" \
   '"$BIN/pause" --version | grep -x "pause $PAUSE_V"' build_pause
 
-# --- 11. env.sh -------------------------------------------------------------------------------------------------------
+# --- 11. Prometheus server + promtool (images/prometheus ships them) -------------------------------------------------
+# Debian's prometheus 2.42 is built without Kubernetes service discovery, which the kit's scrape config needs.
+# remove_all_sd,enable_kubernetes_sd links only the kubernetes SD (plus file and http, always linked: plugins/minimum.go):
+# no cloud SDKs. No builtinassets tag: the web UI's assets are not in the Go module (the HTTP API is unaffected).
+PROM_TAGS=remove_all_sd,enable_kubernetes_sd
+build_prometheus() {
+  local p=github.com/prometheus/common/version
+  GO_TAGS=$PROM_TAGS go_build prometheus \
+    "-X $p.Version=$PROM_RELEASE -X $p.Revision=$PROM_V -X $p.Branch=go-module -X $p.BuildUser=mlops-kit" \
+    github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool
+}
+step prometheus "$PROM_V $PROM_TAGS $(sha "$TOOLS"/prometheus/go.* "$TOOLS/prometheus/sd-check.yml")" \
+  '"$BIN/prometheus" --version | grep "^prometheus, version $PROM_RELEASE " && "$BIN/promtool" --version | grep "^promtool, version $PROM_RELEASE " && "$BIN/promtool" check config --syntax-only "$TOOLS/prometheus/sd-check.yml"' \
+  build_prometheus
+
+# --- 12. env.sh -------------------------------------------------------------------------------------------------------
 write_env() {
   mkdir -p "$TC/pulumi-home"
   cat >"$TC/env.sh.tmp" <<EOF
@@ -303,5 +323,6 @@ say "versions:"
   echo "  metrics-server             $("$BIN/metrics-server" --version 2>/dev/null || echo MISSING)"
   echo "  crictl                     $("$BIN/crictl" --version 2>/dev/null || echo MISSING)"
   echo "  pause                      $("$BIN/pause" --version 2>/dev/null || echo MISSING)"
+  echo "  prometheus                 $( ("$BIN/prometheus" --version 2>/dev/null || echo MISSING) | sed -n 1p)"
 }
 say "total ${SECONDS}s${BUILT:+ (built: ${BUILT[*]})}; use it with: source $TC/env.sh"

@@ -9,7 +9,7 @@ from infra.config.types import KIT_REGISTRY, ImageRef, Model, Quantity
 
 class MonitoringConfig(Model):
     enabled: bool = True
-    prometheus_image: ImageRef = f"{KIT_REGISTRY}/prometheus:2.42.0"
+    prometheus_image: ImageRef = f"{KIT_REGISTRY}/prometheus:3.16.0"
     grafana_image: ImageRef = "grafana/grafana:11.2.0"
     retention: str = Field("7d", pattern=r"^[0-9]+(h|d|w|y)$")
     storage_size: Quantity = "5Gi"

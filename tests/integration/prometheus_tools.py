@@ -1,21 +1,23 @@
-"""The Prometheus tools the monitoring tests run (Debian's `prometheus` package, 2.42): found on PATH, or advice."""
+"""The Prometheus tools the monitoring tests run: the toolchain's build (tools/prometheus, the version the
+prometheus image ships), or advice."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-INSTALL_HINT = "run `bash scripts/promtool.sh` (installs Debian's prometheus package, which ships promtool)"
+from mlops_kit import paths
+
+INSTALL_HINT = "run `bash scripts/promtool.sh` (builds the toolchain's prometheus step: server + promtool)"
 
 
 def tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"`{name}` is not on PATH: {INSTALL_HINT}", pytrace=False)
-    return path
+    path = paths.tool(name)
+    if not path.is_file():
+        pytest.fail(f"`{path}` is missing: {INSTALL_HINT}", pytrace=False)
+    return str(path)
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

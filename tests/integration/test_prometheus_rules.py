@@ -1,4 +1,4 @@
-"""The monitoring rules and dashboards against promtool (Debian's `prometheus` package, 2.42).
+"""The monitoring rules and dashboards against promtool (the toolchain's Prometheus build, the version the image ships).
 
 - every rule file passes `promtool check rules`; every unit-test file in infra/monitoring/tests passes `promtool test rules`
 - the PSI record equals services.monitoring.drift.psi on the same numbers (generated distributions)
@@ -6,7 +6,7 @@
 
 The rendered prometheus.yml and a real Prometheus scraping with it: test_prometheus_server.py.
 
-`bash scripts/promtool.sh` installs the tools (scripts/test.sh runs it before this layer).
+`bash scripts/promtool.sh` builds the tools (scripts/test.sh runs it before this layer).
 """
 
 from __future__ import annotations
