@@ -16,6 +16,12 @@ class Autoscaling(Model):
     min_replicas: int = Field(1, ge=1, le=100)
     max_replicas: int = Field(3, ge=1, le=100)
     target_cpu_percent: int = Field(70, ge=10, le=100)
+    scale_down_stabilization_seconds: int = Field(
+        300,
+        ge=0,
+        le=3600,
+        description="How long the load must stay low before the HPA removes replicas (Kubernetes' default: 300).",
+    )
 
     @model_validator(mode="after")
     def _min_below_max(self) -> Autoscaling:

@@ -123,8 +123,8 @@ def _autoscaler(cfg: StackConfig, model: ModelServiceConfig, track: Track) -> Ma
                     },
                 }
             ],
-            # Scale down slowly: a model server that just scaled up is usually needed again within minutes.
-            "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
+            # Scale down slowly (by default): a model server that just scaled up is usually needed again within minutes.
+            "behavior": {"scaleDown": {"stabilizationWindowSeconds": scaling.scale_down_stabilization_seconds}},
         },
     }
 

@@ -168,3 +168,12 @@ def test_bad_cron_schedule_names_the_key():
 
     with pytest.raises(ConfigError, match=r"mlops-kit:retraining\.schedule"):
         parse_stack_config({"environment": "dev", "retraining": {"schedule": "every monday"}})
+
+
+@pytest.mark.parametrize(("configured", "window"), [({}, 300), ({"scaleDownStabilizationSeconds": 30}, 30)])
+def test_autoscaler_scales_down_after_the_configured_window(configured, window):
+    model = {"name": "bc", "image": {"ref": "r/s:1"}, "autoscaling": {"enabled": True, "maxReplicas": 3, **configured}}
+    cfg = parse_stack_config({"environment": "dev", "models": [model]})
+    [hpa] = [m for m in stack_manifests(cfg) if m["kind"] == "HorizontalPodAutoscaler"]
+    assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == window
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 3)
