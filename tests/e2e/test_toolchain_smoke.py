@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from mlops_kit import localcluster, paths
-from mlops_kit.localcluster.control_plane import NODE_COUNT
+from mlops_kit.localcluster.kwok_config import NODE_COUNT
 
 pytestmark = pytest.mark.e2e
 

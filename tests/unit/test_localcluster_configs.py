@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_kit.localcluster import addons, cni, containerd, control_plane, images, kube_proxy, kubelet
+from mlops_kit.localcluster import addons, cni, containerd, images, kube_proxy, kubelet, kwok_config
 from mlops_kit.localcluster.layout import PAUSE_IMAGE, Layout
 from mlops_kit.localcluster.status import NodeStatus, node_statuses
 
@@ -89,14 +89,14 @@ def _patch(conf: dict, component: str) -> dict[str, dict]:
 
 
 def test_kwokctl_configuration_leaves_the_real_node_to_its_kubelet(lay):
-    conf = control_plane.kwokctl_configuration(lay)
+    conf = kwok_config.kwokctl_configuration(lay)
     kwok = _patch(conf, "kwok-controller")
     assert kwok["manage-all-nodes"] == {"key": "manage-all-nodes", "value": "false", "override": True}
     assert kwok["manage-nodes-with-annotation-selector"]["value"] == "kwok.x-k8s.io/node=fake"
 
 
 def test_kwokctl_configuration_gives_the_apiserver_what_the_node_and_metrics_need(lay):
-    conf = control_plane.kwokctl_configuration(lay, port=6443)
+    conf = kwok_config.kwokctl_configuration(lay, port=6443)
     api = {k: a["value"] for k, a in _patch(conf, "kube-apiserver").items()}
     assert api["service-cluster-ip-range"] == str(lay.service_cidr)
     assert api["kubelet-preferred-address-types"] == "InternalIP"
@@ -109,7 +109,7 @@ def test_kwokctl_configuration_gives_the_apiserver_what_the_node_and_metrics_nee
 
 
 def test_fake_nodes_are_tainted_so_workloads_land_on_the_real_node():
-    node = control_plane.fake_node(0)
+    node = kwok_config.fake_node(0)
     assert node["spec"]["taints"] == [{"key": "kwok.x-k8s.io/node", "value": "fake", "effect": "NoSchedule"}]
     assert node["metadata"]["annotations"]["kwok.x-k8s.io/node"] == "fake"
 
