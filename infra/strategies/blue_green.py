@@ -2,6 +2,10 @@
 
 A promotion deploys to the idle colour, checks it through the preview Service, then flips `activeColor`; the old
 colour keeps the previous release, so rollback flips back. Both colours stay warm, so a flip is instant.
+
+A colour's pods are labelled with their colour only (as track too: the gate and the dashboards see `track="green"`),
+never with "active"/"preview": a Deployment's selector is immutable and a template label change restarts its pods,
+so a flip or a rollback changes the two Services' selectors and nothing else.
 """
 
 from __future__ import annotations
@@ -28,11 +32,13 @@ def plan(model: ModelServiceConfig) -> RolloutPlan:
     tracks = tuple(
         Track(
             f"-{color.value}",
-            {TRACK_LABEL: "active" if color is active else "preview", COLOR_LABEL: color.value},
+            {TRACK_LABEL: color.value, COLOR_LABEL: color.value},
             model.replicas,
             "primary" if color is active else "candidate",
             version_of(model) if color is active else idle_version,
-            autoscaled=model.autoscaling.enabled and color is active,
+            # Both colours (HPA included) stay as they are at a flip. The idle colour scales on its own traffic (the
+            # preview's), so a standby that must take full load at once needs autoscaling.minReplicas of that size.
+            autoscaled=model.autoscaling.enabled,
         )
         for color in (Color.blue, Color.green)
     )
@@ -52,7 +58,7 @@ def promotion_steps(model: ModelServiceConfig, path: ConfigPaths, release: Relea
         Step(
             f"deploy to idle colour {idle.value} (reachable through the -preview Service)",
             {f"{idle_image}.ref": release.image, idle_version: release.model_version},
-            gate_track="preview",
+            gate_track=idle.value,
             rollback_edits={idle_image: None, idle_version: None},
         ),
         Step(

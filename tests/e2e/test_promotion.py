@@ -72,18 +72,27 @@ def test_promotion_through_canary_and_blue_green_then_rollback(runner, dev_image
     stable_image, stable_replicas = image_of(kubectl, staging.namespace, "breast-cancer-stable")
     assert stable_image == dev_image and stable_replicas >= 1
 
-    # staging → prod: deploy to the idle colour, gate through the preview track, flip.
+    # staging → prod: deploy to the idle colour, gate on its own pods (track = colour), flip.
     observer = ScriptedObserver(HEALTHY)
     promote("staging", "prod", "breast-cancer", select, observer, log, runner.project)
-    assert [c[2] for c in observer.calls] == ["preview"]
+    assert [c[2] for c in observer.calls] == ["green"]
     prod = load_stack_file("prod", runner.project)
     assert prod.models[0].blue_green.active_color == "green"
     service = kubectl("-n", prod.namespace, "get", "service", "breast-cancer")
     assert service["spec"]["selector"]["mlops-kit.io/color"] == "green"
     assert image_of(kubectl, prod.namespace, "breast-cancer-green")[0] == dev_image
 
-    # Rollback is a selector flip back to blue, which still runs the previous release.
+    # Rollback is a selector flip back to blue, which still runs the previous release: no Deployment replaced.
+    uids = {
+        c: kubectl("-n", prod.namespace, "get", "deployment", f"breast-cancer-{c}")["metadata"]["uid"]
+        for c in ("blue", "green")
+    }
     rollback("prod", "breast-cancer", select, log, runner.project)
+    after = {
+        c: kubectl("-n", prod.namespace, "get", "deployment", f"breast-cancer-{c}")["metadata"]["uid"]
+        for c in ("blue", "green")
+    }
+    assert after == uids, "a rollback replaced a colour's Deployment"
     service = kubectl("-n", prod.namespace, "get", "service", "breast-cancer")
     assert service["spec"]["selector"]["mlops-kit.io/color"] == "blue"
     assert image_of(kubectl, prod.namespace, "breast-cancer-blue")[0] != dev_image

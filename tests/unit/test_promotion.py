@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from infra.config import load_stack_file, parse_stack_config
 from infra.strategies import plan_promotion, plan_rollback
 from infra.strategies.base import PromotionError, Release
 from mlops_kit.analysis import Observation, Thresholds, evaluate
+from mlops_kit.paths import REPO_ROOT
 from mlops_kit.promotion import release_from_outputs
+from mlops_kit.render import stack_manifests
+from mlops_kit.stacks import apply_edits
 
 DIGEST = "127.0.0.1:5000/mlops-kit/serving@sha256:" + "c" * 64
 RELEASE = Release("breast-cancer", DIGEST, "7")
@@ -42,7 +46,7 @@ def test_blue_green_promotion_deploys_idle_gates_then_flips_keeping_previous_for
     prod = load_stack_file("prod")
     deploy, flip = plan_promotion(prod, RELEASE)
     assert deploy.edits == {"models[0].blueGreen.idleImage.ref": DIGEST, "models[0].blueGreen.idleModelVersion": "7"}
-    assert deploy.gate_track == "preview"
+    assert deploy.gate_track == "green", "the gate judges the idle colour's own pods"
     assert flip.edits["models[0].blueGreen.activeColor"] == "green"
     assert flip.edits["models[0].image.ref"] == DIGEST
     assert flip.edits["models[0].blueGreen.idleImage.ref"] == prod.models[0].image.ref
@@ -100,3 +104,32 @@ def test_gate_decisions_fail_closed(observed, passed, fragment):
     result = evaluate(observed, LIMITS)
     assert result.passed is passed
     assert fragment in result.describe()
+
+
+def _manifests_after(document: dict, *steps) -> dict[tuple[str, str], dict]:
+    config = document["config"]
+    for step in steps:
+        config = apply_edits(config, step.edits)
+    cfg = parse_stack_config({k.removeprefix("mlops-kit:"): v for k, v in config.items()})
+    return {(m["kind"], m["metadata"]["name"]): m for m in stack_manifests(cfg)}
+
+
+def test_blue_green_flip_and_rollback_change_only_the_services():
+    """Deployments (selectors, pod templates, replicas) and HPAs stay byte for byte: no replace, no pod restarted."""
+    document = yaml.safe_load((REPO_ROOT / "Pulumi.prod.yaml").read_text())
+    deploy, flip = plan_promotion(load_stack_file("prod"), RELEASE)
+    deployed, flipped = _manifests_after(document, deploy), _manifests_after(document, deploy, flip)
+    changed = {key for key in deployed if deployed[key] != flipped[key]}
+    assert changed == {("Service", "breast-cancer"), ("Service", "breast-cancer-preview")}, changed
+    assert flipped[("Service", "breast-cancer")]["spec"]["selector"]["mlops-kit.io/color"] == "green"
+
+    config = document["config"]
+    for step in (deploy, flip):
+        config = apply_edits(config, step.edits)
+    back = plan_rollback(
+        parse_stack_config({k.removeprefix("mlops-kit:"): v for k, v in config.items()}), "breast-cancer"
+    )
+    rolled_back = _manifests_after({"config": config}, back)
+    changed = {key for key in flipped if flipped[key] != rolled_back[key]}
+    assert changed == {("Service", "breast-cancer"), ("Service", "breast-cancer-preview")}, changed
+    assert rolled_back[("Service", "breast-cancer")]["spec"]["selector"]["mlops-kit.io/color"] == "blue"

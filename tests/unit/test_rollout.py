@@ -30,9 +30,9 @@ def test_blue_green_main_service_selects_active_colour_and_preview_the_idle():
     assert tracks["-blue"].replicas == tracks["-green"].replicas == 2, "idle colour stays warm for an instant flip"
 
 
-def test_blue_green_only_active_colour_autoscales():
+def test_blue_green_colours_autoscale_each_so_a_flip_leaves_them_alone():
     rollout = plan(model(strategy="blue-green", autoscaling={"enabled": True}))
-    assert [t.suffix for t in rollout.tracks if t.autoscaled] == ["-blue"]
+    assert [t.suffix for t in rollout.tracks if t.autoscaled] == ["-blue", "-green"]
 
 
 @pytest.mark.parametrize(
