@@ -1,8 +1,15 @@
 """Canary: `stable` and `canary` tracks behind one Service.
 
-Without a service mesh the traffic share is the share of replicas, so `canary.weight` (percent) sets the canary's
-replica count. Weight 0 keeps the canary Deployment at zero replicas (rollback = one field); after the last step the
-promotion makes the canary image the new stable image and resets the weight.
+Without a service mesh the traffic share is the share of ready replicas, so `canary.weight` (percent) sets the
+canary's replica count, and the weight reported is the one those counts give (`effective_weight`), not the one asked
+for. While a canary runs (0 < weight < 100) no HPA resizes either track, since one that sized only the stable track
+would change the share under the analysis (2 stable pods scaled to 4 turn 33 % into 20 %); the split is taken from a
+fixed total, the larger of `replicas` and `autoscaling.minReplicas`. Weight 0 keeps the canary Deployment at zero
+replicas (rollback = one field) and hands the stable track back to its HPA.
+
+After the last step the stable track takes the release while the canary still serves it, and only once that update
+is done (pulumi waits for the Deployment to be Available) is the canary scaled to zero: never a moment without
+ready pods.
 """
 
 from __future__ import annotations
@@ -34,9 +41,22 @@ def replicas(total: int, weight: int) -> tuple[int, int]:
     return total - canary, canary
 
 
+def split_total(model: ModelServiceConfig) -> int:
+    """The replica total a canary weight is a share of."""
+    scaling = model.autoscaling
+    return max(model.replicas, scaling.min_replicas) if scaling.enabled else model.replicas
+
+
+def effective_weight(total: int, weight: int) -> int:
+    """The traffic share (percent) the canary really gets at `weight`, from the replica counts."""
+    stable, canary = replicas(total, weight)
+    return round(100 * canary / max(1, stable + canary))
+
+
 def plan(model: ModelServiceConfig) -> RolloutPlan:
     weight = model.canary.weight
-    stable_replicas, canary_count = replicas(model.replicas, weight)
+    total = split_total(model) if weight > 0 else model.replicas
+    stable_replicas, canary_count = replicas(total, weight)
     tracks = (
         Track(
             "-stable",
@@ -44,18 +64,17 @@ def plan(model: ModelServiceConfig) -> RolloutPlan:
             stable_replicas,
             "primary",
             version_of(model),
-            model.autoscaling.enabled and weight < 100,
+            model.autoscaling.enabled and weight == 0,
         ),
         Track(
             "-canary", {TRACK_LABEL: "canary"}, canary_count, "candidate", version_of(model, model.canary.model_version)
         ),
     )
-    effective = round(100 * canary_count / max(1, stable_replicas + canary_count))
     return RolloutPlan(
         Strategy.canary,
         tracks,
         (ServiceRoute(""),),
-        {"weight": weight, "effectiveWeight": effective, "steps": list(model.canary.steps)},
+        {"weight": weight, "effectiveWeight": effective_weight(total, weight), "steps": list(model.canary.steps)},
     )
 
 
@@ -68,11 +87,21 @@ def next_weight(steps: list[int], current: int) -> int | None:
     return next((s for s in steps if s > current), None)
 
 
+def _step_name(total: int, percent: int) -> str:
+    stable, canary = replicas(total, percent)
+    effective = effective_weight(total, percent)
+    if effective == percent:
+        return f"canary at {percent}%"
+    # The schedule asks for a share these replicas cannot give: say what runs instead, and which key sets it.
+    return f"canary at {percent}% (effective {effective}%: {canary} canary, {stable} stable replicas; canary.steps)"
+
+
 def promotion_steps(model: ModelServiceConfig, path: ConfigPaths, release: Release) -> list[Step]:
     weight = path("canary", "weight")
+    total = split_total(model)
     steps = [
         Step(
-            f"canary at {percent}%",
+            _step_name(total, percent),
             {
                 path("canary", "image", "ref"): release.image,
                 path("canary", "model_version"): release.model_version,
@@ -83,18 +112,18 @@ def promotion_steps(model: ModelServiceConfig, path: ConfigPaths, release: Relea
         )
         for percent in model.canary.steps
     ]
-    steps.append(
+    # Both tracks run the release now; the canary keeps serving until the new stable pods are ready.
+    handover = 50 if model.canary.steps[-1] >= 100 else model.canary.steps[-1]
+    steps += [
         Step(
-            "canary becomes stable",
-            {
-                path("image", "ref"): release.image,
-                path("model_version"): release.model_version,
-                weight: 0,
-                path("canary", "image"): None,
-                path("canary", "model_version"): None,
-            },
-        )
-    )
+            "stable track takes the release (the canary keeps serving until it is ready)",
+            {path("image", "ref"): release.image, path("model_version"): release.model_version, weight: handover},
+        ),
+        Step(
+            "canary removed",
+            {weight: 0, path("canary", "image"): None, path("canary", "model_version"): None},
+        ),
+    ]
     return steps
 
 

@@ -32,14 +32,31 @@ def test_unknown_model_names_what_exists():
         release_from_outputs({"models": {"breast-cancer": {}}}, "x", str)
 
 
-def test_canary_promotion_walks_the_weights_with_gates_then_becomes_stable():
+def test_canary_promotion_walks_the_weights_with_gates_then_hands_over_before_removing_the_canary():
     steps = plan_promotion(load_stack_file("staging"), RELEASE)
     weights = [s.edits.get("models[0].canary.weight") for s in steps]
-    assert weights == [10, 50, 100, 0]
+    assert weights == [10, 50, 100, 50, 0]
     assert all(s.gate_track == "canary" and s.rollback_edits == {"models[0].canary.weight": 0} for s in steps[:3])
     assert steps[0].edits["models[0].canary.image.ref"] == DIGEST
-    assert steps[-1].edits["models[0].image.ref"] == DIGEST and steps[-1].edits["models[0].modelVersion"] == "7"
-    assert steps[-1].gate_track is None
+    handover, removal = steps[-2:]
+    assert handover.edits["models[0].image.ref"] == DIGEST and handover.edits["models[0].modelVersion"] == "7"
+    assert "models[0].canary.image" not in handover.edits, "the canary serves until the stable track is ready"
+    assert removal.edits == {
+        "models[0].canary.weight": 0,
+        "models[0].canary.image": None,
+        "models[0].canary.modelVersion": None,
+    }
+    assert handover.gate_track is None and removal.gate_track is None
+
+
+def test_canary_steps_say_the_share_the_replicas_really_give():
+    # staging: 2 replicas (autoscaling.minReplicas 2): 10 % cannot be split, one canary pod of two is 50 %.
+    names = [s.description for s in plan_promotion(load_stack_file("staging"), RELEASE)[:3]]
+    assert names == [
+        "canary at 10% (effective 50%: 1 canary, 1 stable replicas; canary.steps)",
+        "canary at 50%",
+        "canary at 100%",
+    ]
 
 
 def test_blue_green_promotion_deploys_idle_gates_then_flips_keeping_previous_for_rollback():

@@ -72,3 +72,16 @@ def test_next_canary_weight_walks_the_steps():
     assert next_canary_weight([10, 50, 100], 0) == 10
     assert next_canary_weight([10, 50, 100], 10) == 50
     assert next_canary_weight([10, 50, 100], 100) is None
+
+
+@pytest.mark.parametrize(
+    ("weight", "stable_autoscaled", "split"), [(0, True, (3, 0)), (10, False, (2, 1)), (100, False, (0, 3))]
+)
+def test_no_hpa_resizes_a_track_while_a_canary_runs(weight, stable_autoscaled, split):
+    """The split is of the larger of replicas and minReplicas; an HPA on the stable track would change the share."""
+    scaling = {"enabled": True, "minReplicas": 3, "maxReplicas": 6}
+    rollout = plan(model(strategy="canary", replicas=1, autoscaling=scaling, canary={"weight": weight}))
+    stable, canary = rollout.tracks
+    assert (stable.autoscaled, canary.autoscaled) == (stable_autoscaled, False)
+    assert (stable.replicas, canary.replicas) == (split if weight else (1, 0))
+    assert rollout.summary["effectiveWeight"] == round(100 * split[1] / sum(split))
