@@ -11,20 +11,19 @@ layers=("$@")
 bash scripts/venv.sh
 PY=.venv/bin/python
 
-needs() { for l in "${layers[@]}"; do [[ $l == "$1" ]] && return 0; done; return 1; }
-
-# Services the slower layers talk to: started here, never assumed (a fresh machine has none of them).
-if needs integration || needs e2e; then
+# What the slower layers talk to: started just before the first of them runs (so a failing unit layer stops the
+# suite before a cold toolchain build), never assumed: a fresh machine has none of it. The integration layer already
+# needs the toolchain (the real-node tests run kubelet, containerd and CoreDNS; the monitoring tests run its
+# Prometheus build).
+services_started=0
+start_services() {
+  [[ $services_started == 1 ]] && return 0
   bash scripts/docker-engine.sh >/dev/null
   bash scripts/registry.sh >/dev/null
-fi
-if needs integration; then
-  bash scripts/promtool.sh >/dev/null
-fi
-if needs e2e; then
-  bash scripts/base-image.sh >/dev/null   # promotion e2e pushes an image to resolve a real registry digest
+  bash scripts/base-image.sh >/dev/null   # every image builds FROM it; promotion e2e pushes it for a real digest
   bash tools/build-toolchain.sh
-fi
+  services_started=1
+}
 
 run_layer() {
   local layer=$1; shift
@@ -42,7 +41,7 @@ run_layer() {
 for layer in "${layers[@]}"; do
   case $layer in
     unit) run_layer unit ;;
-    integration|e2e) run_layer "$layer" ;;
+    integration|e2e) start_services; run_layer "$layer" ;;
     *) echo "unknown layer '$layer': use unit, integration or e2e" >&2; exit 2 ;;
   esac
 done

@@ -6,7 +6,7 @@
 
 The rendered prometheus.yml and a real Prometheus scraping with it: test_prometheus_server.py.
 
-`bash scripts/promtool.sh` builds the tools (scripts/test.sh runs it before this layer).
+`bash scripts/promtool.sh` builds the tools (scripts/test.sh builds the whole toolchain before this layer).
 """
 
 from __future__ import annotations

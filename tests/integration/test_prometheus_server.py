@@ -2,7 +2,7 @@
 passes `promtool check config` as rendered (Kubernetes pod discovery and the repo's rule files), and a real Prometheus with it scrapes an annotated "pod" (a loopback metrics server), gives it
 the target labels the rules group by, and records the error ratio and p99.
 
-`bash scripts/promtool.sh` builds the tools (scripts/test.sh runs it before this layer).
+`bash scripts/promtool.sh` builds the tools (scripts/test.sh builds the whole toolchain before this layer).
 """
 
 from __future__ import annotations
