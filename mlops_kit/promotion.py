@@ -14,13 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from infra.config import load_stack_file
+from infra.config import ModelServiceConfig, StackConfig, load_stack_file
 from infra.strategies import plan_promotion, plan_rollback
 from infra.strategies.base import PromotionError, Release, Step
 from mlops_kit.analysis import AnalysisResult, Observation, PrometheusError, Thresholds, evaluate
 from mlops_kit.errors import EnvironmentProblem
 from mlops_kit.paths import REPO_ROOT
-from mlops_kit.registry import resolve_digest
+from mlops_kit.registry import image_labels, resolve_digest
 
 Printer = Callable[[str], None]
 
@@ -39,6 +39,37 @@ def release_from_outputs(outputs: dict[str, Any], model: str, resolve: Callable[
     if "@sha256:" not in image:
         image = resolve(image)
     return Release(model, image, str(entry.get("modelVersion") or ""))
+
+
+# What the serving image says it serves (images/serving/Dockerfile's LABEL lines).
+MODEL_NAME_LABEL, MODEL_VERSION_LABEL = "mlops-kit.model.name", "mlops-kit.model.version"
+
+
+def check_order(source: str, target: str, target_cfg: StackConfig) -> None:
+    """Releases move one link of the chain at a time: the target names its source (`promotion.source`)."""
+    expected = target_cfg.promotion.source
+    if expected is None:
+        raise PromotionError(
+            f"stack {target!r} takes no promotions (mlops-kit:promotion.source is not set: it builds its own images)"
+        )
+    if source != expected:
+        raise PromotionError(
+            f"stack {target!r} takes releases from {expected!r} (mlops-kit:promotion.source), not from {source!r}: "
+            f"promote {source} → … → {expected} first"
+        )
+
+
+def check_labels(release: Release, model: ModelServiceConfig, labels: dict[str, str]) -> None:
+    """The image must say it serves the model and version being promoted; anything else is refused, naming what
+    differs (a stale digest in the source stack, a version typed by hand)."""
+    expected = {MODEL_NAME_LABEL: model.model_name or model.name, MODEL_VERSION_LABEL: release.model_version}
+    differs = [
+        f"{key} is {labels.get(key)!r}, the promotion says {value!r}"
+        for key, value in expected.items()
+        if labels.get(key) != value
+    ]
+    if differs:
+        raise PromotionError(f"image {release.image} does not serve what is promoted: " + "; ".join(differs))
 
 
 class Observer(Protocol):
@@ -77,16 +108,20 @@ def promote(
     on_output: Printer = print,
     work_dir: Path = REPO_ROOT,
     digest_resolver: Callable[[str], str] = resolve_digest,
+    label_reader: Callable[[str], dict[str, str]] = image_labels,
 ) -> Release:
+    """Checks first (chain order, source outputs, the image's labels), so a refused promotion changes nothing."""
+    cfg = load_stack_file(target, work_dir)
+    check_order(source, target, cfg)
     source_stack = select_stack(source)
     outputs = {k: v.value for k, v in source_stack.outputs().items()}
     if not outputs:
         raise PromotionError(f"stack {source!r} has no outputs: run `mlops-kit up -s {source}` first")
     release = release_from_outputs(outputs, model, digest_resolver)
-    target_stack = select_stack(target)
-    cfg = load_stack_file(target, work_dir)
     steps = plan_promotion(cfg, release)
     [model_cfg] = [m for m in cfg.models if m.name == model]
+    check_labels(release, model_cfg, label_reader(release.image))
+    target_stack = select_stack(target)
     limits = Thresholds(
         model_cfg.canary.max_error_rate, model_cfg.canary.max_p99_seconds, model_cfg.canary.max_drift_psi
     )

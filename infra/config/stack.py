@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from infra.config.cluster import ClusterConfig, QuotaConfig
 from infra.config.model_service import ModelServiceConfig
 from infra.config.monitoring import MonitoringConfig
+from infra.config.promotion import PromotionConfig
 from infra.config.retraining import RetrainingConfig
 from infra.config.tracking import TrackingConfig
 from infra.config.types import DIGEST_REF, DnsLabel, Environment, Model
@@ -24,6 +25,7 @@ class StackConfig(Model):
     tracking: TrackingConfig = TrackingConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
     retraining: RetrainingConfig = RetrainingConfig()
+    promotion: PromotionConfig = PromotionConfig()
     models: list[ModelServiceConfig] = Field(default_factory=list)
 
     @field_validator("models")
@@ -70,8 +72,16 @@ class StackConfig(Model):
 # Per-environment defaults: what each stack gets unless its Pulumi.<env>.yaml says otherwise.
 ENVIRONMENT_DEFAULTS: dict[Environment, dict[str, Any]] = {
     Environment.dev: {"protectStateful": False, "tracking": {"backend": "sqlite"}},
-    Environment.staging: {"protectStateful": False, "tracking": {"backend": "postgres"}},
-    Environment.prod: {"protectStateful": True, "tracking": {"backend": "postgres"}},
+    Environment.staging: {
+        "protectStateful": False,
+        "tracking": {"backend": "postgres"},
+        "promotion": {"source": "dev"},
+    },
+    Environment.prod: {
+        "protectStateful": True,
+        "tracking": {"backend": "postgres"},
+        "promotion": {"source": "staging"},
+    },
 }
 MODEL_DEFAULTS: dict[Environment, dict[str, Any]] = {
     Environment.dev: {"replicas": 1, "strategy": "rolling"},

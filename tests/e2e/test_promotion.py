@@ -34,10 +34,16 @@ class ScriptedObserver:
 
 @pytest.fixture(scope="module")
 def dev_image(docker) -> str:
-    """Push an image under the tag the dev stack names, so promotion resolves a real registry digest."""
-    reference = load_stack_file("dev").models[0].image.ref
-    for args in (["tag", "mlops-kit/base:bookworm", reference], ["push", reference]):
-        done = subprocess.run([docker, *args], capture_output=True, text=True, timeout=300)
+    """Push an image under the tag the dev stack names, labelled as the serving image labels itself (model name and
+    version: promotion checks them), so promotion resolves a real registry digest."""
+    model = load_stack_file("dev").models[0]
+    reference = model.image.ref
+    dockerfile = (
+        "FROM mlops-kit/base:bookworm\n"
+        f'LABEL mlops-kit.model.name="{model.model_name or model.name}" mlops-kit.model.version="{model.model_version}"\n'
+    )
+    for args, stdin in ((["build", "-q", "-t", reference, "-"], dockerfile), (["push", reference], None)):
+        done = subprocess.run([docker, *args], input=stdin, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, (
             f"docker {' '.join(args)}: {done.stderr[-2000:]} (run bash scripts/docker-engine.sh, scripts/base-image.sh, scripts/registry.sh)"
         )

@@ -10,7 +10,7 @@ from infra.strategies import plan_promotion, plan_rollback
 from infra.strategies.base import PromotionError, Release
 from mlops_kit.analysis import Observation, Thresholds, evaluate
 from mlops_kit.paths import REPO_ROOT
-from mlops_kit.promotion import release_from_outputs
+from mlops_kit.promotion import check_labels, check_order, promote, release_from_outputs
 from mlops_kit.render import stack_manifests
 from mlops_kit.stacks import apply_edits
 
@@ -150,3 +150,53 @@ def test_blue_green_flip_and_rollback_change_only_the_services():
     changed = {key for key in flipped if flipped[key] != rolled_back[key]}
     assert changed == {("Service", "breast-cancer"), ("Service", "breast-cancer-preview")}, changed
     assert rolled_back[("Service", "breast-cancer")]["spec"]["selector"]["mlops-kit.io/color"] == "blue"
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "message"),
+    [
+        ("dev", "prod", r"'prod' takes releases from 'staging' \(mlops-kit:promotion.source\), not from 'dev'"),
+        ("staging", "dev", r"'dev' takes no promotions"),
+        ("prod", "staging", r"'staging' takes releases from 'dev'"),
+    ],
+)
+def test_promotion_out_of_order_is_refused(source, target, message):
+    with pytest.raises(PromotionError, match=message):
+        check_order(source, target, load_stack_file(target))
+
+
+def test_promotion_follows_a_chain_the_config_declares():
+    check_order("dev", "staging", load_stack_file("staging"))
+    check_order("qa", "prod", parse_stack_config({"environment": "prod", "promotion": {"source": "qa"}}))
+
+
+def test_an_image_that_serves_another_version_is_refused_naming_what_differs():
+    model = load_stack_file("staging").models[0]
+    check_labels(RELEASE, model, {"mlops-kit.model.name": "breast-cancer", "mlops-kit.model.version": "7"})
+    with pytest.raises(PromotionError, match=r"mlops-kit.model.version is '6', the promotion says '7'"):
+        check_labels(RELEASE, model, {"mlops-kit.model.name": "breast-cancer", "mlops-kit.model.version": "6"})
+    with pytest.raises(PromotionError, match=r"mlops-kit.model.name is None"):
+        check_labels(RELEASE, model, {})
+
+
+class _Untouchable:
+    """A stack that fails the test if anything reads or changes it."""
+
+    def __getattr__(self, name):
+        pytest.fail(f"the promotion touched a stack ({name}) before its checks passed")
+
+
+def test_refused_promotions_touch_no_stack():
+    with pytest.raises(PromotionError, match="takes releases from 'staging'"):
+        promote("dev", "prod", "breast-cancer", lambda name: _Untouchable(), None)
+
+
+def test_a_mislabelled_image_changes_nothing_in_the_target():
+    class Source:
+        def outputs(self):
+            value = type("V", (), {"value": {"breast-cancer": {"image": DIGEST, "modelVersion": "7"}}})
+            return {"models": value}
+
+    stacks = {"dev": Source(), "staging": _Untouchable()}
+    with pytest.raises(PromotionError, match="does not serve what is promoted"):
+        promote("dev", "staging", "breast-cancer", stacks.__getitem__, None, label_reader=lambda ref: {})
