@@ -1,23 +1,28 @@
 """Rollout analysis: is the new track healthy enough to take more traffic? (The champion gate, which decides
 which model version is champion, is a different thing: services/training/.)
 
-`evaluate` is a pure function of observed numbers and thresholds (unit-tested on its own); `PrometheusAnalysis` gets the
-numbers from the recording rules in infra/monitoring/rules (their names and labels are the contract).
-An analysis fails closed: no traffic, no answer from Prometheus or a missing series is never read as "healthy".
+A step is judged the way Argo Rollouts and Flagger judge one: `measurements` measurements, one every
+`intervalSeconds`, each over that interval's requests only (queries whose window is the interval, so nothing from
+before the step counts), with at most `failureLimit` failures. `evaluate` is a pure function of one measurement and
+the thresholds; `run_analysis` is the loop (its clock injectable); `PrometheusAnalysis` takes the numbers from the
+raw serving metrics through Prometheus' HTTP API, with the target labels the scrape config gives every series
+(namespace, service, track). An analysis fails closed: too few requests, no answer from Prometheus or a missing
+series is never read as "healthy".
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
 
 from mlops_kit.errors import EnvironmentProblem
 
-ERROR_RATIO = "mlops:request_error_ratio:rate5m"
-LATENCY_P99 = "mlops:request_latency_p99:rate5m"
-REQUEST_RATE = "mlops:request_rate:rate5m"
-DRIFT_PSI = "mlops:model_psi_max:1h"
+DRIFT_PSI = "mlops:model_psi_max:1h"  # drift needs an hour of rows: the recording rule, not the step's window
+REQUESTS = "bentoml_service_request_total"
+DURATION_BUCKETS = "bentoml_service_request_duration_seconds_bucket"
 
 
 @dataclass(frozen=True)
@@ -25,21 +30,24 @@ class Thresholds:
     max_error_rate: float
     max_p99_seconds: float
     max_drift_psi: float
-    min_request_rate: float = 0.1  # requests/s: judging a track that served nothing proves nothing
+    min_requests: int = 20  # per measurement: judging a track that served nothing proves nothing
 
 
 @dataclass(frozen=True)
 class Observation:
+    """One measurement of one track over one window."""
+
     error_ratio: float | None
     p99_seconds: float | None
     drift_psi: float | None
-    request_rate: float | None
+    requests: float | None  # /predict requests in the window
 
 
 @dataclass(frozen=True)
 class AnalysisResult:
     passed: bool
     reasons: list[str] = field(default_factory=list)
+    measurements: list[str] = field(default_factory=list)  # one line per measurement, for the promotion record
 
     def describe(self) -> str:
         return ("passed" if self.passed else "FAILED") + (": " + "; ".join(self.reasons) if self.reasons else "")
@@ -47,10 +55,8 @@ class AnalysisResult:
 
 def evaluate(observed: Observation, limits: Thresholds) -> AnalysisResult:
     reasons = []
-    if observed.request_rate is None or observed.request_rate < limits.min_request_rate:
-        reasons.append(
-            f"too little traffic to judge ({observed.request_rate or 0:.3f} req/s < {limits.min_request_rate})"
-        )
+    if observed.requests is None or observed.requests < limits.min_requests:
+        reasons.append(f"too little traffic to judge ({observed.requests or 0:.0f} requests < {limits.min_requests})")
     if observed.error_ratio is None:
         reasons.append("no error-ratio series")
     elif observed.error_ratio > limits.max_error_rate:
@@ -65,11 +71,49 @@ def evaluate(observed: Observation, limits: Thresholds) -> AnalysisResult:
     if not reasons:
         reasons.append(
             f"error ratio {observed.error_ratio:.4f}, p99 {observed.p99_seconds:.3f} s, "
-            f"{observed.request_rate:.2f} req/s"
+            f"{observed.requests:.0f} requests"
             + (f", PSI {observed.drift_psi:.3f}" if observed.drift_psi is not None else "")
         )
         return AnalysisResult(True, reasons)
     return AnalysisResult(False, reasons)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    interval_seconds: int
+    measurements: int
+    failure_limit: int
+
+
+def run_analysis(
+    measure: Callable[[int], Observation],
+    schedule: Schedule,
+    limits: Thresholds,
+    on_output: Callable[[str], None],
+    sleep: Callable[[float], None] = time.sleep,
+) -> AnalysisResult:
+    """Wait an interval, measure that interval, judge it; stop as soon as more than `failure_limit` failed."""
+    failures, lines = 0, []
+    for number in range(1, schedule.measurements + 1):
+        sleep(schedule.interval_seconds)
+        try:
+            result = evaluate(measure(schedule.interval_seconds), limits)
+        except PrometheusError as exc:
+            result = AnalysisResult(False, [str(exc)])  # fail closed
+        failures += not result.passed
+        lines.append(f"measurement {number}/{schedule.measurements}: {result.describe()}")
+        on_output(lines[-1] + "\n")
+        if failures > schedule.failure_limit:
+            return AnalysisResult(
+                False,
+                [
+                    f"{failures} of {number} measurements failed (failureLimit {schedule.failure_limit})",
+                    *result.reasons,
+                ],
+                lines,
+            )
+    passed = schedule.measurements - failures
+    return AnalysisResult(True, [f"{passed} of {schedule.measurements} measurements passed"], lines)
 
 
 class PrometheusError(EnvironmentProblem):
@@ -77,15 +121,16 @@ class PrometheusError(EnvironmentProblem):
 
 
 class PrometheusAnalysis:
-    """Reads the recording rules for one track of one model service through Prometheus' HTTP API."""
+    """Measures one track of one model service over a window, through Prometheus' HTTP API."""
 
     def __init__(self, url: str, timeout: float = 10.0) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
 
-    def scalar(self, promql: str) -> float | None:
+    def scalar(self, promql: str, at: float | None = None) -> float | None:
+        params = {"query": promql, **({"time": f"{at:.3f}"} if at is not None else {})}
         try:
-            response = httpx.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=self.timeout)
+            response = httpx.get(f"{self.url}/api/v1/query", params=params, timeout=self.timeout)
             response.raise_for_status()
         except httpx.HTTPError as exc:
             raise PrometheusError(f"Prometheus at {self.url} did not answer {promql!r}: {exc}") from None
@@ -97,11 +142,19 @@ class PrometheusAnalysis:
             return None
         return max(float(sample["value"][1]) for sample in result)
 
-    def observe(self, namespace: str, service: str, track: str) -> Observation:
-        selector = f'{{namespace="{namespace}", service="{service}", track="{track}"}}'
+    def observe(self, namespace: str, service: str, track: str, window_seconds: int) -> Observation:
+        where = f'namespace="{namespace}", service="{service}", track="{track}", endpoint="/predict"'
+        window = f"[{window_seconds}s]"
+        requests = f"sum(increase({REQUESTS}{{{where}}}{window}))"
+        errors = f'sum(increase({REQUESTS}{{{where}, http_response_code=~"5.."}}{window}))'
+        latency = f"histogram_quantile(0.99, sum by (le) (rate({DURATION_BUCKETS}{{{where}}}{window})))"
+        at = time.time()  # one evaluation time for every query of the measurement: the same window for all
+        count = self.scalar(requests, at)
+        psi = f'{DRIFT_PSI}{{namespace="{namespace}", service="{service}", track="{track}"}}'
         return Observation(
-            error_ratio=self.scalar(ERROR_RATIO + selector),
-            p99_seconds=self.scalar(LATENCY_P99 + selector),
-            drift_psi=self.scalar(DRIFT_PSI + selector),
-            request_rate=self.scalar(REQUEST_RATE + selector),
+            # No 5xx series at all means no errors, when there were requests.
+            error_ratio=None if not count else (self.scalar(errors, at) or 0.0) / count,
+            p99_seconds=self.scalar(latency, at) if count else None,
+            drift_psi=self.scalar(psi, at),
+            requests=count,
         )

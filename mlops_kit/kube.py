@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -33,6 +34,20 @@ def kubectl_binary() -> str:
 class Kube:
     kubeconfig: Path
     context: str
+
+    @classmethod
+    def for_stack(cls, cfg: Any) -> Kube:
+        """The cluster a StackConfig deploys to: the kit's local cluster unless `cluster.*` names another."""
+        from mlops_kit.paths import expand, local_context, local_kubeconfig
+
+        cluster = cfg.cluster
+        if cluster.kubeconfig:
+            kubeconfig = Path(expand(cluster.kubeconfig))
+        elif cluster.is_local or not cluster.context:
+            kubeconfig = local_kubeconfig()
+        else:
+            kubeconfig = Path(os.environ.get("KUBECONFIG", "~/.kube/config").split(os.pathsep)[0]).expanduser()
+        return cls(kubeconfig, cluster.context or local_context())
 
     def command(self, *args: str) -> list[str]:
         return [kubectl_binary(), "--kubeconfig", str(self.kubeconfig), "--context", self.context, *args]

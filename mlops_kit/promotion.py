@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
 from infra.config import ModelServiceConfig, StackConfig, load_stack_file
 from infra.strategies import plan_promotion, plan_rollback
 from infra.strategies.base import PromotionError, Release, Step
-from mlops_kit.analysis import AnalysisResult, Observation, PrometheusError, Thresholds, evaluate
+from mlops_kit.analysis import AnalysisResult, Observation, Schedule, Thresholds, run_analysis
 from mlops_kit.errors import EnvironmentProblem
 from mlops_kit.paths import REPO_ROOT
 from mlops_kit.registry import image_labels, resolve_digest
@@ -73,7 +75,11 @@ def check_labels(release: Release, model: ModelServiceConfig, labels: dict[str, 
 
 
 class Observer(Protocol):
-    def observe(self, namespace: str, service: str, track: str) -> Observation: ...
+    def observe(self, namespace: str, service: str, track: str, window_seconds: int) -> Observation: ...
+
+
+# (namespace, Service name, requests/s, seconds) -> a context that sends that traffic while it is open.
+TrafficSource = Callable[[str, str, float, float], AbstractContextManager[Any]]
 
 
 def _apply(stack: Any, step: Step, on_output: Printer, edits: dict[str, Any] | None = None) -> None:
@@ -90,13 +96,38 @@ def _apply(stack: Any, step: Step, on_output: Printer, edits: dict[str, Any] | N
     stack.up(on_output=on_output, color="never")
 
 
-def _analyse(observer: Observer | None, limits: Thresholds, namespace: str, service: str, track: str) -> AnalysisResult:
+def _analyse(
+    observer: Observer | None,
+    model: ModelServiceConfig,
+    namespace: str,
+    step: Step,
+    on_output: Printer,
+    traffic: TrafficSource | None,
+    sleep: Callable[[float], None],
+) -> AnalysisResult:
     if observer is None:
         return AnalysisResult(True, ["analysis disabled (--no-gates)"])
-    try:
-        return evaluate(observer.observe(namespace, service, track), limits)
-    except PrometheusError as exc:
-        return AnalysisResult(False, [str(exc)])  # fail closed
+    settings = model.analysis
+    schedule = Schedule(settings.interval_seconds, settings.measurements, settings.failure_limit)
+    limits = Thresholds(
+        model.canary.max_error_rate, model.canary.max_p99_seconds, model.canary.max_drift_psi, settings.min_requests
+    )
+    track = step.gate_track or ""
+    on_output(
+        f"analysis of track {track}: {schedule.measurements} measurements every {schedule.interval_seconds} s, failure limit "
+        f"{schedule.failure_limit}, at least {limits.min_requests} requests each\n"
+    )
+    sending = contextlib.nullcontext()
+    if step.load_route and traffic and settings.preview_load_rps > 0:
+        seconds = schedule.interval_seconds * schedule.measurements + 30
+        sending = traffic(namespace, model.name + step.load_route, settings.preview_load_rps, seconds)
+        on_output(
+            f"sending {settings.preview_load_rps:g} requests/s of held-out rows to {model.name}{step.load_route}\n"
+        )
+    with sending:
+        return run_analysis(
+            lambda window: observer.observe(namespace, model.name, track, window), schedule, limits, on_output, sleep
+        )
 
 
 def promote(
@@ -109,6 +140,8 @@ def promote(
     work_dir: Path = REPO_ROOT,
     digest_resolver: Callable[[str], str] = resolve_digest,
     label_reader: Callable[[str], dict[str, str]] = image_labels,
+    traffic: TrafficSource | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Release:
     """Checks first (chain order, source outputs, the image's labels), so a refused promotion changes nothing."""
     cfg = load_stack_file(target, work_dir)
@@ -122,15 +155,12 @@ def promote(
     [model_cfg] = [m for m in cfg.models if m.name == model]
     check_labels(release, model_cfg, label_reader(release.image))
     target_stack = select_stack(target)
-    limits = Thresholds(
-        model_cfg.canary.max_error_rate, model_cfg.canary.max_p99_seconds, model_cfg.canary.max_drift_psi
-    )
     on_output(f"promoting {model}: {release.image} (model version {release.model_version}) from {source} to {target}\n")
     for number, step in enumerate(steps, 1):
         on_output(f"step {number}/{len(steps)}: {step.description}\n")
         _apply(target_stack, step, on_output)
         if step.gate_track:
-            result = _analyse(observer, limits, cfg.namespace, model, step.gate_track)
+            result = _analyse(observer, model_cfg, cfg.namespace, step, on_output, traffic, sleep)
             on_output(f"analysis of track {step.gate_track}: {result.describe()}\n")
             if not result.passed:
                 _apply(target_stack, step, on_output, step.rollback_edits)

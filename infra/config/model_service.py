@@ -47,6 +47,33 @@ class Canary(Model):
         return steps
 
 
+class Analysis(Model):
+    """How a rollout step is judged (the way Argo Rollouts and Flagger do it): `measurements` measurements, one every
+    `intervalSeconds`, each over the last interval's requests only; more than `failureLimit` failed measurements
+    fail the step. A measurement with fewer than `minRequests` requests fails: an idle track proves nothing."""
+
+    interval_seconds: int = Field(30, ge=10, le=3600)
+    measurements: int = Field(3, ge=1, le=100)
+    failure_limit: int = Field(0, ge=0)
+    min_requests: int = Field(20, ge=1)
+    preview_load_rps: float = Field(
+        5.0,
+        ge=0,
+        le=100,
+        description="Blue-green: requests/s of held-out rows sent to the -preview Service while it is judged "
+        "(it takes no user traffic); 0 sends none.",
+    )
+
+    @model_validator(mode="after")
+    def _limit_below_count(self) -> Analysis:
+        if self.failure_limit >= self.measurements:
+            raise ValueError(
+                f"failureLimit {self.failure_limit} must be below measurements {self.measurements} "
+                "(otherwise no step could ever fail)"
+            )
+        return self
+
+
 class BlueGreen(Model):
     active_color: Color = Color.blue
     idle_image: Image | None = Field(
@@ -71,6 +98,7 @@ class ModelServiceConfig(Model):
     workers: int = Field(1, ge=1, le=16)
     resources: Resources = Resources()
     autoscaling: Autoscaling = Autoscaling()
+    analysis: Analysis = Analysis()
     strategy: Strategy = Strategy.rolling
     canary: Canary = Canary()
     blue_green: BlueGreen = BlueGreen()

@@ -52,6 +52,19 @@ class StackConfig(Model):
         return self
 
     @model_validator(mode="after")
+    def _analysis_windows_hold_two_scrapes(self) -> StackConfig:
+        # A rate over a window needs two samples in it: a window shorter than two scrapes measures nothing.
+        text = self.monitoring.scrape_interval
+        scrape = int(text[:-1]) * (60 if text.endswith("m") else 1)
+        for index, model in enumerate(self.models):
+            if model.analysis.interval_seconds < 2 * scrape:
+                raise ValueError(
+                    f"models[{index}].analysis.intervalSeconds {model.analysis.interval_seconds} is shorter than two "
+                    f"scrapes (monitoring.scrapeInterval {text}): use at least {2 * scrape}"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _promoted_environments_use_digests(self) -> StackConfig:
         # Promotion moves the exact image: a tag could point at something else by the time staging/prod pull it.
         if self.environment is Environment.dev:

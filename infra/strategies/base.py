@@ -66,6 +66,8 @@ class Step:
     edits: dict[str, Any]  # config path (under mlops-kit:) → value; None removes the key
     gate_track: str | None = None  # track to check after `up`; None means no gate after this step
     rollback_edits: dict[str, Any] = field(default_factory=dict)  # applied if the gate fails
+    # A Service (suffix of the model's name) that takes no user traffic and gets synthetic traffic while judged.
+    load_route: str | None = None
 
 
 def version_of(model: ModelServiceConfig, override: str | None = None) -> str:

@@ -60,6 +60,7 @@ def promotion_steps(model: ModelServiceConfig, path: ConfigPaths, release: Relea
             {f"{idle_image}.ref": release.image, idle_version: release.model_version},
             gate_track=idle.value,
             rollback_edits={idle_image: None, idle_version: None},
+            load_route="-preview",
         ),
         Step(
             f"flip traffic {active.value} → {idle.value}; {active.value} keeps the previous release for rollback",

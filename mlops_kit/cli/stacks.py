@@ -85,8 +85,20 @@ def promote(
         raise UserError(
             "the rollout analysis needs --prometheus-url (e.g. `kubectl -n <ns> port-forward svc/prometheus 9090` → http://127.0.0.1:9090), or pass --no-gates"
         )
+    from infra.config import Strategy, load_stack_file
+    from mlops_kit.kube import Kube
+    from mlops_kit.traffic import held_out_rows, through_port_forward
+
     observer = None if no_gates else PrometheusAnalysis(prometheus_url)
-    release = run_promotion(source, target, model, stacks.select_stack, observer, printer)
+    cfg = load_stack_file(target)
+    served = next((m for m in cfg.models if m.name == model), None)
+    # A blue-green preview takes no user traffic: the analysis sends it held-out rows of the retraining dataset.
+    traffic = (
+        through_port_forward(Kube.for_stack(cfg), served.port, held_out_rows(cfg.retraining.dataset))
+        if served is not None and served.strategy == Strategy.blue_green and not no_gates
+        else None
+    )
+    release = run_promotion(source, target, model, stacks.select_stack, observer, printer, traffic=traffic)
     console.print(f"[green]✓[/] {target} runs {release.image} (model version {release.model_version})")
 
 

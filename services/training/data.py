@@ -107,3 +107,11 @@ def describe_failures(name: str, failures: pd.DataFrame) -> str:
         where = f" rows {', '.join(rows)}" if rows else ""
         lines.append(f"  - column {column!r}: check {check!r} failed{where}: values {', '.join(values)}{more}")
     return "\n".join(lines)
+
+
+def split(features: pd.DataFrame, labels: pd.Series, test_size: float, seed: int):
+    """(x_train, x_test, y_train, y_test): stratified, reproducible. The held-out part is what the champion gate scores
+    on, and what the rollout analysis sends to a preview Service as synthetic traffic."""
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(features, labels, test_size=test_size, random_state=seed, stratify=labels)

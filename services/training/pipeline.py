@@ -13,13 +13,12 @@ from typing import Any
 
 import pandas as pd
 from sklearn import metrics as skm
-from sklearn.model_selection import train_test_split
 
 from mlops_kit.errors import EnvironmentProblem
 from services.monitoring.drift import dataset_baseline
 from services.training.champion_gate import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION, ChampionDecision, decide
 from services.training.config import TrainingConfig
-from services.training.data import load_dataset, validate
+from services.training.data import load_dataset, split, validate
 from services.training.estimators import build_estimator, effective_params
 
 BASELINE_FILE = "feature_baseline.json"
@@ -149,9 +148,7 @@ def run_training(
     client = MlflowClient(uri)
 
     features, labels = frame[dataset.feature_names], frame[dataset.target]
-    x_train, x_test, y_train, y_test = train_test_split(
-        features, labels, test_size=config.test_size, random_state=config.seed, stratify=labels
-    )
+    x_train, x_test, y_train, y_test = split(features, labels, config.test_size, config.seed)
 
     step("training")
     model = build_estimator(config.estimator, config.params, config.seed)

@@ -1,8 +1,9 @@
 """Promotion dev → staging (canary) → prod (blue-green) and rollback, with the real engine on the local cluster.
 
-The gates' Prometheus queries are unit/integration-tested elsewhere; kwok runs no containers, so no traffic exists to
-measure here. The observers below stand in for Prometheus and decide pass/fail, which is what these tests are about:
-what each step does to the stacks and to the cluster.
+The gates' Prometheus queries are unit/integration-tested elsewhere; these stacks run on the local cluster's fake
+nodes, where no container runs, so no traffic exists to measure here. The observers below stand in for Prometheus and
+decide pass/fail (with no wait between measurements), which is what these tests are about: what each step does to the
+stacks and to the cluster.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from mlops_kit.registry import resolve_digest
 
 pytestmark = pytest.mark.e2e
 
-HEALTHY = Observation(error_ratio=0.0, p99_seconds=0.05, drift_psi=None, request_rate=10.0)
-FAILING = Observation(error_ratio=0.2, p99_seconds=0.05, drift_psi=None, request_rate=10.0)
+NO_WAIT = lambda seconds: None  # noqa: E731  (the scripted observer needs no interval to pass)
+
+HEALTHY = Observation(error_ratio=0.0, p99_seconds=0.05, drift_psi=None, requests=300)
+FAILING = Observation(error_ratio=0.2, p99_seconds=0.05, drift_psi=None, requests=300)
 
 
 class ScriptedObserver:
@@ -27,7 +30,7 @@ class ScriptedObserver:
         self.answers = list(answers)
         self.calls: list[tuple[str, str, str]] = []
 
-    def observe(self, namespace: str, service: str, track: str) -> Observation:
+    def observe(self, namespace: str, service: str, track: str, window_seconds: int) -> Observation:
         self.calls.append((namespace, service, track))
         return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
 
@@ -62,7 +65,9 @@ def test_promotion_through_canary_and_blue_green_then_rollback(runner, dev_image
 
     # A failing gate at the first canary step rolls the canary back to 0% and leaves stable untouched.
     with pytest.raises(AnalysisFailed, match=r"analysis failed at 'canary at 10%'.*error ratio 0.2000 > 0.01"):
-        promote("dev", "staging", "breast-cancer", select, ScriptedObserver(FAILING), log, runner.project)
+        promote(
+            "dev", "staging", "breast-cancer", select, ScriptedObserver(FAILING), log, runner.project, sleep=NO_WAIT
+        )
     staging = load_stack_file("staging", runner.project)
     assert staging.models[0].canary.weight == 0
     _, canary_replicas = image_of(kubectl, staging.namespace, "breast-cancer-canary")
@@ -70,7 +75,7 @@ def test_promotion_through_canary_and_blue_green_then_rollback(runner, dev_image
 
     # Healthy gates: 10 → 50 → 100, then the canary image becomes the stable image.
     observer = ScriptedObserver(HEALTHY)
-    release = promote("dev", "staging", "breast-cancer", select, observer, log, runner.project)
+    release = promote("dev", "staging", "breast-cancer", select, observer, log, runner.project, sleep=NO_WAIT)
     assert release.image == dev_image, "promotion must carry the exact digest, never a tag"
     assert [c[2] for c in observer.calls] == ["canary", "canary", "canary"]
     staging = load_stack_file("staging", runner.project)
@@ -80,7 +85,7 @@ def test_promotion_through_canary_and_blue_green_then_rollback(runner, dev_image
 
     # staging → prod: deploy to the idle colour, gate on its own pods (track = colour), flip.
     observer = ScriptedObserver(HEALTHY)
-    promote("staging", "prod", "breast-cancer", select, observer, log, runner.project)
+    promote("staging", "prod", "breast-cancer", select, observer, log, runner.project, sleep=NO_WAIT)
     assert [c[2] for c in observer.calls] == ["green"]
     prod = load_stack_file("prod", runner.project)
     assert prod.models[0].blue_green.active_color == "green"

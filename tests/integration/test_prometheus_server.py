@@ -19,6 +19,7 @@ import yaml
 
 from infra.config import parse_stack_config
 from infra.manifests.monitoring import RULES_DIR, SCRAPE_JOB, monitoring_manifests
+from mlops_kit.analysis import PrometheusAnalysis
 from mlops_kit.local import free_port
 from mlops_kit.waiting import GaveUp, wait_until
 from tests.integration.prometheus_tools import run, tool
@@ -172,6 +173,13 @@ def test_real_prometheus_scrapes_annotated_pods_with_the_rule_labels(promtool, t
         assert up["value"][1] == "1"
         (info,) = query("mlops_model_info")
         assert info["metric"]["version"] == "3" and info["metric"]["service"] == "iris"
+
+        # The rollout analysis' own queries (windows of the step's interval, raw series): same numbers.
+        measured = PrometheusAnalysis(url).observe("mlops", "iris", "canary", window_seconds=5)
+        assert measured.requests and measured.requests > 0
+        assert measured.error_ratio == pytest.approx(0.1)
+        assert measured.p99_seconds == pytest.approx(0.5 + 0.5 * (0.99 * 10 - 9) / 1)
+        assert PrometheusAnalysis(url).observe("mlops", "iris", "stable", window_seconds=5).requests is None
     finally:
         process.terminate()
         try:
