@@ -62,16 +62,13 @@ def main() -> None:
     localcluster.up(CLUSTER)
     quiet = lambda _line: None  # noqa: E731
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["PULUMI_BACKEND_URL"] = f"file://{tmp}/backend"
-        os.environ["PULUMI_CONFIG_PASSPHRASE"] = "bench"
-        Path(tmp, "backend").mkdir()
         for label, work in (
             ("baseline", baseline_project(Path(tmp, "b"))),
             ("dev", stacks.scratch_project(Path(tmp, "p"), ("dev",), paths.local_context(CLUSTER))),
         ):
             print(label)
             stack = stacks.select_stack(
-                "dev" if label == "dev" else "bench", work_dir=work, ensure_secrets=label == "dev"
+                "dev" if label == "dev" else "bench", Path(tmp, "state"), work_dir=work, ensure_secrets=label == "dev"
             )
             stack.preview(on_output=quiet)  # first preview warms plugin and module caches
             timed(f"{label}: preview (warm)", partial(stack.preview, on_output=quiet), results)

@@ -67,17 +67,26 @@ def state_root(cfg: StackConfig) -> Path:
     return cluster_state_dir(cluster) if cluster else state_dir()
 
 
+# What the user set before the kit started. select_stack exports each stack's values into this process's
+# environment, so reading os.environ later would take the previous stack's backend for the user's choice.
+_USER_SET = {
+    key: os.environ[key]
+    for key in ("PULUMI_HOME", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE")
+    if key in os.environ
+}
+
+
 def environment(state: Path) -> dict[str, str]:
-    """Variables the Pulumi CLI needs here; values already set by the user win."""
+    """Variables the Pulumi CLI needs here; values the user set before the kit started win."""
     backend = state / "pulumi"
     backend.mkdir(parents=True, exist_ok=True)
     return {
         "PATH": f"{toolchain_bin()}{os.pathsep}{os.environ.get('PATH', '')}",
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "PULUMI_HOME": os.environ.get("PULUMI_HOME", str(toolchain_dir() / "pulumi-home")),
-        "PULUMI_BACKEND_URL": os.environ.get("PULUMI_BACKEND_URL", f"file://{backend}"),
-        "PULUMI_CONFIG_PASSPHRASE": os.environ.get("PULUMI_CONFIG_PASSPHRASE", DEFAULT_PASSPHRASE),
+        "PULUMI_HOME": _USER_SET.get("PULUMI_HOME", str(toolchain_dir() / "pulumi-home")),
+        "PULUMI_BACKEND_URL": _USER_SET.get("PULUMI_BACKEND_URL", f"file://{backend}"),
+        "PULUMI_CONFIG_PASSPHRASE": _USER_SET.get("PULUMI_CONFIG_PASSPHRASE", DEFAULT_PASSPHRASE),
     }
 
 

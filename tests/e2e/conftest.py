@@ -2,12 +2,11 @@
 plane, one real node, fake nodes).
 
 The stacks run from a scratch project directory whose `infra/` links to the repo's, so setting config or secrets
-never rewrites the committed Pulumi.<env>.yaml files, and state lives in a throwaway file backend.
+never rewrites the committed Pulumi.<env>.yaml files, and state lives in a throwaway file backend in it.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -32,10 +31,8 @@ def local_cluster():
 @pytest.fixture(scope="session")
 def project(tmp_path_factory, local_cluster) -> Path:
     # The stack semantics (plans, updates, drift, protection, promotion) run on the fake nodes: nothing is pulled there.
-    work = stacks.scratch_project(tmp_path_factory.mktemp("project"), context=CONTEXT, local_nodes="fake")
-    os.environ["PULUMI_BACKEND_URL"] = f"file://{tmp_path_factory.mktemp('backend')}"
-    os.environ["PULUMI_CONFIG_PASSPHRASE"] = "e2e-only"
-    return work
+    # State (file backend) in the scratch project's .state/: StackRunner.select passes it to every stack it selects.
+    return stacks.scratch_project(tmp_path_factory.mktemp("project"), context=CONTEXT, local_nodes="fake")
 
 
 def kubectl_json(*args: str) -> dict:
@@ -76,3 +73,11 @@ class StackRunner:
 @pytest.fixture
 def runner(project) -> StackRunner:
     return StackRunner(project)
+
+
+@pytest.fixture(scope="session")
+def real_dev(tmp_path_factory, local_cluster):
+    """The dev stack launched on the real node by the main job, shared by the real-pod and real-rollout modules."""
+    from tests.e2e.real_stack import launch
+
+    yield from launch(tmp_path_factory.mktemp("real"), CONTEXT)

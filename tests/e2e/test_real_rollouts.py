@@ -1,0 +1,137 @@
+"""Canary promotions on real pods, judged by the real Prometheus of the target stack (no scripted observer), under a
+bounded load through the target's Service on this machine's node.
+
+Source: the session's dev stack (tests/e2e/real_stack.py). Each candidate is built the way a user builds one: a model
+trained against dev's MLflow (`run_training`), its serving image built and pushed (`images/publish.sh`), released to
+dev (`pulumi up`), then `promote dev staging`. Target: a small staging stack on the same real node (2 replicas, canary
+50 % → 100 %, two 10-second measurements per step, no MLflow of its own: the model is in the image).
+- a healthy candidate (logistic regression) goes through every step and becomes stable with 0 failed requests;
+- a slow one (a 4000-tree random forest, over the stack's p99 limit) is rolled back by the first analysis, with the
+  failing value in the error; the stable track keeps serving.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import pytest
+import yaml
+
+from infra.config import PROJECT
+from mlops_kit import images, stacks
+from mlops_kit.analysis import PrometheusAnalysis
+from mlops_kit.promotion import AnalysisFailed, promote
+from mlops_kit.traffic import Load
+from tests.e2e.real_stack import MODEL, NAMESPACE, RealStack, sample
+
+pytestmark = pytest.mark.e2e
+
+TARGET = "staging"
+TARGET_NAMESPACE = "mlops-e2e-staging"
+P99_LIMIT = 0.25  # seconds
+
+
+def _target_config(real: RealStack) -> None:
+    """The scratch staging stack: small, fast analysis, the dev stack's platform images by digest."""
+    path = real.source / f"Pulumi.{TARGET}.yaml"
+    document = yaml.safe_load(path.read_text())
+    config = document["config"]
+    config[f"{PROJECT}:namespace"] = TARGET_NAMESPACE
+    config[f"{PROJECT}:tracking"] = {"enabled": False}
+    config[f"{PROJECT}:retraining"] = {"enabled": False}
+    config[f"{PROJECT}:monitoring"] = {
+        "scrapeInterval": "5s",
+        "storageSize": "1Gi",
+        "prometheusImage": real.ctx.facts["images"]["prometheus"],
+    }
+    [model] = config[f"{PROJECT}:models"]
+    model.update(
+        image={"ref": real.ctx.facts["serving"]},
+        modelVersion=real.ctx.facts["champion"],
+        replicas=2,
+        autoscaling={"enabled": False},
+        canary={"steps": [50, 100], "weight": 0, "maxErrorRate": 0.01, "maxP99Seconds": P99_LIMIT},
+        analysis={"intervalSeconds": 10, "measurements": 2, "failureLimit": 0, "minRequests": 5},
+    )
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def target(real_dev: RealStack) -> Iterator[RealStack]:
+    _target_config(real_dev)
+    result = real_dev.select(TARGET).up(color="never")
+    assert result.summary.result == "succeeded"
+    try:
+        yield real_dev
+    finally:
+        real_dev.select(TARGET).destroy(color="never")
+
+
+def _candidate(real: RealStack, estimator: str, params: dict) -> tuple[str, str]:
+    """Train a version in dev's MLflow, build and push its serving image, release it to dev: (version, image)."""
+    from services.training.config import TrainingConfig
+    from services.training.pipeline import run_training
+
+    with real.ctx.kube.port_forward(NAMESPACE, "svc/mlflow", 5000) as port:
+        uri = f"http://127.0.0.1:{port}"
+        result = run_training(TrainingConfig(model_name=MODEL, estimator=estimator, params=params), uri)
+        version = str(result.model_version)
+        env = {"MODEL_NAME": MODEL, "MODEL_VERSION": version, "MLFLOW_TRACKING_URI": uri}
+        image = images.publish(("serving",), real.logs / "candidates.log", env)["serving"]
+    selected = real.select()
+    overrides = stacks.local_overrides(selected.workspace, "dev")
+    selected.set_local_overrides({**overrides, "models[0].image.ref": image, "models[0].modelVersion": version})
+    assert selected.up(color="never").summary.result == "succeeded"
+    return version, image
+
+
+@contextlib.contextmanager
+def _promotion_under_load(real: RealStack) -> Iterator[tuple[PrometheusAnalysis, Load, list[str]]]:
+    service = real.ctx.kube.get("-n", TARGET_NAMESPACE, "service", MODEL)
+    address = f"http://{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}"
+    rows, _ = sample()
+    printed: list[str] = []
+    with (
+        real.ctx.kube.port_forward(TARGET_NAMESPACE, "svc/prometheus", 9090) as port,
+        Load(
+            f"{address}/predict", {"instances": rows}, clients=2, max_requests=20_000, max_seconds=600, rps=12
+        ) as load,
+    ):
+        yield PrometheusAnalysis(f"http://127.0.0.1:{port}"), load, printed
+
+
+def _stable_image(real: RealStack) -> str:
+    deployment = real.ctx.kube.get("-n", TARGET_NAMESPACE, "deployment", f"{MODEL}-stable")
+    return deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+def _replicas(real: RealStack, track: str) -> int:
+    deployment = real.ctx.kube.get("-n", TARGET_NAMESPACE, "deployment", f"{MODEL}-{track}")
+    return deployment["spec"].get("replicas", 0)
+
+
+def test_a_healthy_candidate_walks_every_step_and_becomes_stable_with_no_failed_request(target: RealStack):
+    version, image = _candidate(target, "logistic_regression", {"C": 0.5})
+    with _promotion_under_load(target) as (prometheus, load, printed):
+        release = promote("dev", TARGET, MODEL, target.select, prometheus, printed.append, target.source)
+    outcome = load.outcome
+    assert release.image == image and release.model_version == version
+    log = "".join(printed)
+    assert log.count("analysis of track canary: passed") == 2, log
+    assert "measurement 2/2: passed" in log, log
+    assert _stable_image(target) == image and _replicas(target, "canary") == 0
+    assert outcome.sent > 100 and outcome.failed == 0, outcome.summary()
+
+
+def test_a_candidate_over_the_p99_limit_is_rolled_back_by_the_analysis(target: RealStack):
+    stable_before = _stable_image(target)
+    _candidate(target, "random_forest", {"n_estimators": 4000})
+    failure = r"analysis failed at 'canary at 50%'.*p99 [0-9.]+ s > 0.25 s"
+    with _promotion_under_load(target) as (prometheus, load, printed), pytest.raises(AnalysisFailed, match=failure):
+        promote("dev", TARGET, MODEL, target.select, prometheus, printed.append, target.source)
+    assert _stable_image(target) == stable_before, "the stable track never changed"
+    assert _replicas(target, "canary") == 0, "the canary was scaled back to zero"
+    staged = yaml.safe_load((target.source / f"Pulumi.{TARGET}.yaml").read_text())
+    assert staged["config"][f"{PROJECT}:models"][0]["canary"]["weight"] == 0
+    assert load.outcome.statuses[200] > 0 and not load.outcome.errors, load.outcome.summary()
