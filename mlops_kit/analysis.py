@@ -62,7 +62,7 @@ def evaluate(observed: Observation, limits: Thresholds) -> AnalysisResult:
     elif observed.error_ratio > limits.max_error_rate:
         reasons.append(f"error ratio {observed.error_ratio:.4f} > {limits.max_error_rate}")
     if observed.p99_seconds is None:
-        reasons.append("no latency series")
+        reasons.append(f"no latency series ({observed.requests or 0:.0f} requests)")
     elif observed.p99_seconds > limits.max_p99_seconds:
         reasons.append(f"p99 {observed.p99_seconds:.3f} s > {limits.max_p99_seconds} s")
     # Drift needs an hour of rows; its absence alone does not block a step, a high value does.

@@ -37,13 +37,25 @@ class Outcome:
 
 class Load:
     """`with Load(url, payload, clients=4, max_requests=..., max_seconds=...[, rps=...]) as load:` runs in the
-    background; leaving the block stops it and joins the threads. `load.outcome` holds the counts."""
+    background; leaving the block stops it and joins the threads. `load.outcome` holds the counts. A list of
+    payloads (`payloads=[...]` instead of `payload`) is sent in turn: rows that vary keep the drift metrics honest
+    (one row sent a thousand times is a distribution far from the training data's)."""
 
     def __init__(
-        self, url: str, payload: Any, *, clients: int, max_requests: int, max_seconds: float, rps: float | None = None
+        self,
+        url: str,
+        payload: Any = None,
+        *,
+        clients: int,
+        max_requests: int,
+        max_seconds: float,
+        rps: float | None = None,
+        payloads: list[Any] | None = None,
     ) -> None:
-        self.url, self.payload, self.clients = url, payload, clients
+        self.url, self.clients = url, clients
+        self.payloads = payloads or [payload]
         self.max_requests, self.max_seconds = max_requests, max_seconds
+        self.issued = 0  # requests handed to clients, under the outcome's lock: never more than max_requests
         self.pause = clients / rps if rps else 0.0  # per client, between requests
         self.outcome = Outcome()
         self._stop = threading.Event()
@@ -56,10 +68,12 @@ class Load:
         with httpx.Client(timeout=10, limits=httpx.Limits(max_keepalive_connections=0)) as client:
             while not self._stop.is_set() and time.monotonic() < deadline:
                 with self.outcome.lock:
-                    if self.outcome.sent >= self.max_requests:
+                    if self.issued >= self.max_requests:
                         return
+                    payload = self.payloads[self.issued % len(self.payloads)]
+                    self.issued += 1
                 try:
-                    status, error = client.post(self.url, json=self.payload).status_code, None
+                    status, error = client.post(self.url, json=payload).status_code, None
                 except httpx.TransportError as exc:
                     status, error = None, type(exc).__name__
                 with self.outcome.lock:
@@ -87,7 +101,7 @@ class Load:
         self.wait()
 
 
-def held_out_rows(dataset: str, count: int = 16) -> list[list[float]]:
+def held_out_rows(dataset: str, count: int = 1000) -> list[list[float]]:
     """`count` rows of the dataset's held-out split (the one training leaves out), as the predict API takes them."""
     from services.training.config import TrainingConfig
     from services.training.data import load_dataset, split

@@ -52,7 +52,7 @@ class Analysis(Model):
     `intervalSeconds`, each over the last interval's requests only; more than `failureLimit` failed measurements
     fail the step. A measurement with fewer than `minRequests` requests fails: an idle track proves nothing."""
 
-    interval_seconds: int = Field(30, ge=10, le=3600)
+    interval_seconds: int = Field(60, ge=10, le=3600)
     measurements: int = Field(3, ge=1, le=100)
     failure_limit: int = Field(0, ge=0)
     min_requests: int = Field(20, ge=1)

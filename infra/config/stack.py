@@ -52,15 +52,16 @@ class StackConfig(Model):
         return self
 
     @model_validator(mode="after")
-    def _analysis_windows_hold_two_scrapes(self) -> StackConfig:
-        # A rate over a window needs two samples in it: a window shorter than two scrapes measures nothing.
+    def _analysis_windows_hold_four_scrapes(self) -> StackConfig:
+        # A rate needs two samples in its window, and scrapes drift: Prometheus' rule of thumb is four scrapes per
+        # window (with two, a measurement now and then finds one sample and no series).
         text = self.monitoring.scrape_interval
         scrape = int(text[:-1]) * (60 if text.endswith("m") else 1)
         for index, model in enumerate(self.models):
-            if model.analysis.interval_seconds < 2 * scrape:
+            if model.analysis.interval_seconds < 4 * scrape:
                 raise ValueError(
-                    f"models[{index}].analysis.intervalSeconds {model.analysis.interval_seconds} is shorter than two "
-                    f"scrapes (monitoring.scrapeInterval {text}): use at least {2 * scrape}"
+                    f"models[{index}].analysis.intervalSeconds {model.analysis.interval_seconds} is shorter than four "
+                    f"scrapes (monitoring.scrapeInterval {text}): use at least {4 * scrape}"
                 )
         return self
 

@@ -4,7 +4,7 @@ bounded load through the target's Service on this machine's node.
 Source: the session's dev stack (tests/e2e/real_stack.py). Each candidate is built the way a user builds one: a model
 trained against dev's MLflow (`run_training`), its serving image built and pushed (`images/publish.sh`), released to
 dev (`pulumi up`), then `promote dev staging`. Target: a small staging stack on the same real node (2 replicas, canary
-50 % → 100 %, two 10-second measurements per step, no MLflow of its own: the model is in the image).
+50 % → 100 %, two 20-second measurements per step, no MLflow of its own: the model is in the image).
 - a healthy candidate (logistic regression) goes through every step and becomes stable with 0 failed requests;
 - a slow one (a 4000-tree random forest, over the stack's p99 limit) is rolled back by the first analysis, with the
   failing value in the error; the stable track keeps serving.
@@ -22,8 +22,8 @@ from infra.config import PROJECT
 from mlops_kit import images, stacks
 from mlops_kit.analysis import PrometheusAnalysis
 from mlops_kit.promotion import AnalysisFailed, promote
-from mlops_kit.traffic import Load
-from tests.e2e.real_stack import MODEL, NAMESPACE, RealStack, sample
+from mlops_kit.traffic import Load, held_out_rows
+from tests.e2e.real_stack import MODEL, NAMESPACE, RealStack
 
 pytestmark = pytest.mark.e2e
 
@@ -52,7 +52,7 @@ def _target_config(real: RealStack) -> None:
         replicas=2,
         autoscaling={"enabled": False},
         canary={"steps": [50, 100], "weight": 0, "maxErrorRate": 0.01, "maxP99Seconds": P99_LIMIT},
-        analysis={"intervalSeconds": 10, "measurements": 2, "failureLimit": 0, "minRequests": 5},
+        analysis={"intervalSeconds": 20, "measurements": 2, "failureLimit": 0, "minRequests": 10},
     )
     path.write_text(yaml.safe_dump(document, sort_keys=False))
 
@@ -90,13 +90,12 @@ def _candidate(real: RealStack, estimator: str, params: dict) -> tuple[str, str]
 def _promotion_under_load(real: RealStack) -> Iterator[tuple[PrometheusAnalysis, Load, list[str]]]:
     service = real.ctx.kube.get("-n", TARGET_NAMESPACE, "service", MODEL)
     address = f"http://{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}"
-    rows, _ = sample()
+    # One held-out row per request, in turn: the drift gate sees the training distribution, as it should.
+    payloads = [{"instances": [row]} for row in held_out_rows("breast_cancer")]
     printed: list[str] = []
     with (
         real.ctx.kube.port_forward(TARGET_NAMESPACE, "svc/prometheus", 9090) as port,
-        Load(
-            f"{address}/predict", {"instances": rows}, clients=2, max_requests=20_000, max_seconds=600, rps=12
-        ) as load,
+        Load(f"{address}/predict", clients=2, max_requests=20_000, max_seconds=900, rps=12, payloads=payloads) as load,
     ):
         yield PrometheusAnalysis(f"http://127.0.0.1:{port}"), load, printed
 

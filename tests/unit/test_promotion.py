@@ -249,8 +249,8 @@ def test_an_unreachable_prometheus_fails_the_measurement_closed():
     ("analysis", "message"),
     [
         (
-            {"intervalSeconds": 20},
-            r"analysis.intervalSeconds 20 is shorter than two scrapes \(monitoring.scrapeInterval 15s\): use at least 30",
+            {"intervalSeconds": 30},
+            r"analysis.intervalSeconds 30 is shorter than four scrapes \(monitoring.scrapeInterval 15s\): use at least 60",
         ),
         ({"measurements": 2, "failureLimit": 2}, r"failureLimit 2 must be below measurements 2"),
         ({"intervalSeconds": 5}, r"intervalSeconds.*greater than or equal to 10"),
