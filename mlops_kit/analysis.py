@@ -21,6 +21,7 @@ import httpx
 from mlops_kit.errors import EnvironmentProblem
 
 DRIFT_PSI = "mlops:model_psi_max:1h"  # drift needs an hour of rows: the recording rule, not the step's window
+DRIFT_ROWS = "mlops:feature_observations:1h"
 REQUESTS = "bentoml_service_request_total"
 DURATION_BUCKETS = "bentoml_service_request_duration_seconds_bucket"
 
@@ -31,6 +32,8 @@ class Thresholds:
     max_p99_seconds: float
     max_drift_psi: float
     min_requests: int = 20  # per measurement: judging a track that served nothing proves nothing
+    # PSI on a few hundred rows is noise: one empty decile alone adds 0.69 (services/monitoring/drift.py's floor).
+    min_drift_rows: int = 1000
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class Observation:
     p99_seconds: float | None
     drift_psi: float | None
     requests: float | None  # /predict requests in the window
+    drift_rows: float | None = None  # input rows behind the PSI (the hour's, per feature)
 
 
 @dataclass(frozen=True)
@@ -65,14 +69,21 @@ def evaluate(observed: Observation, limits: Thresholds) -> AnalysisResult:
         reasons.append(f"no latency series ({observed.requests or 0:.0f} requests)")
     elif observed.p99_seconds > limits.max_p99_seconds:
         reasons.append(f"p99 {observed.p99_seconds:.3f} s > {limits.max_p99_seconds} s")
-    # Drift needs an hour of rows; its absence alone does not block a step, a high value does.
-    if observed.drift_psi is not None and observed.drift_psi > limits.max_drift_psi:
-        reasons.append(f"input drift PSI {observed.drift_psi:.3f} > {limits.max_drift_psi}")
+    # Drift needs many rows; too few (or none) does not block a step, a high value on enough rows does.
+    drift_judged = observed.drift_psi is not None and (observed.drift_rows or 0) >= limits.min_drift_rows
+    if drift_judged and observed.drift_psi > limits.max_drift_psi:
+        reasons.append(
+            f"input drift PSI {observed.drift_psi:.3f} > {limits.max_drift_psi} ({observed.drift_rows:.0f} rows)"
+        )
     if not reasons:
+        drift = (
+            f", PSI {observed.drift_psi:.3f}"
+            if drift_judged
+            else f", drift not judged ({observed.drift_rows or 0:.0f} rows < {limits.min_drift_rows})"
+        )
         reasons.append(
             f"error ratio {observed.error_ratio:.4f}, p99 {observed.p99_seconds:.3f} s, "
-            f"{observed.requests:.0f} requests"
-            + (f", PSI {observed.drift_psi:.3f}" if observed.drift_psi is not None else "")
+            f"{observed.requests:.0f} requests" + drift
         )
         return AnalysisResult(True, reasons)
     return AnalysisResult(False, reasons)
@@ -150,11 +161,12 @@ class PrometheusAnalysis:
         latency = f"histogram_quantile(0.99, sum by (le) (rate({DURATION_BUCKETS}{{{where}}}{window})))"
         at = time.time()  # one evaluation time for every query of the measurement: the same window for all
         count = self.scalar(requests, at)
-        psi = f'{DRIFT_PSI}{{namespace="{namespace}", service="{service}", track="{track}"}}'
+        track_labels = f'{{namespace="{namespace}", service="{service}", track="{track}"}}'
         return Observation(
             # No 5xx series at all means no errors, when there were requests.
             error_ratio=None if not count else (self.scalar(errors, at) or 0.0) / count,
             p99_seconds=self.scalar(latency, at) if count else None,
-            drift_psi=self.scalar(psi, at),
+            drift_psi=self.scalar(DRIFT_PSI + track_labels, at),
             requests=count,
+            drift_rows=self.scalar(f"min({DRIFT_ROWS}{track_labels})", at),
         )

@@ -110,7 +110,11 @@ def _analyse(
     settings = model.analysis
     schedule = Schedule(settings.interval_seconds, settings.measurements, settings.failure_limit)
     limits = Thresholds(
-        model.canary.max_error_rate, model.canary.max_p99_seconds, model.canary.max_drift_psi, settings.min_requests
+        model.canary.max_error_rate,
+        model.canary.max_p99_seconds,
+        model.canary.max_drift_psi,
+        settings.min_requests,
+        settings.min_drift_rows,
     )
     track = step.gate_track or ""
     on_output(

@@ -56,6 +56,9 @@ class Analysis(Model):
     measurements: int = Field(3, ge=1, le=100)
     failure_limit: int = Field(0, ge=0)
     min_requests: int = Field(20, ge=1)
+    min_drift_rows: int = Field(
+        1000, ge=100, description="Input rows (per feature, last hour) below which the drift PSI is not judged."
+    )
     preview_load_rps: float = Field(
         5.0,
         ge=0,

@@ -90,7 +90,8 @@ def test_promotion_through_canary_and_blue_green_then_rollback(runner, dev_image
     observer = ScriptedObserver(HEALTHY)
     release = promote("dev", "staging", "breast-cancer", select, observer, log, runner.project, sleep=NO_WAIT)
     assert release.image == dev_image, "promotion must carry the exact digest, never a tag"
-    assert [c[2] for c in observer.calls] == ["canary", "canary", "canary"]
+    per_gate = load_stack_file("staging", runner.project).models[0].analysis.measurements
+    assert [c[2] for c in observer.calls] == ["canary"] * 3 * per_gate, "3 gates, each its measurements"
     staging = load_stack_file("staging", runner.project)
     assert staging.models[0].image.ref == dev_image and staging.models[0].canary.weight == 0
     stable_image, stable_replicas = image_of(kubectl, staging.namespace, "breast-cancer-stable")
@@ -99,7 +100,9 @@ def test_promotion_through_canary_and_blue_green_then_rollback(runner, dev_image
     # staging → prod: deploy to the idle colour, gate on its own pods (track = colour), flip.
     observer = ScriptedObserver(HEALTHY)
     promote("staging", "prod", "breast-cancer", select, observer, log, runner.project, sleep=NO_WAIT)
-    assert [c[2] for c in observer.calls] == ["green"]
+    assert [c[2] for c in observer.calls] == ["green"] * load_stack_file("prod", runner.project).models[
+        0
+    ].analysis.measurements
     prod = load_stack_file("prod", runner.project)
     assert prod.models[0].blue_green.active_color == "green"
     service = kubectl("-n", prod.namespace, "get", "service", "breast-cancer")

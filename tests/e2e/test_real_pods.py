@@ -57,8 +57,10 @@ def test_prometheus_scrapes_the_model_pods_and_records_the_rules(real_stack: Rea
             response.raise_for_status()
             return response.json()["data"]["result"]
 
-        up = series(f'up{{namespace="{NAMESPACE}", pod="{pod["metadata"]["name"]}"}}')
-        assert up and up[0]["value"][1] == "1", f"the model pod is a healthy scrape target: {up}"
+        # Prometheus discovers the pod through the API and scrapes it on its own schedule (every 15 s).
+        target = f'up{{namespace="{NAMESPACE}", pod="{pod["metadata"]["name"]}"}}'
+        healthy = lambda: [s for s in series(target) if s["value"][1] == "1"]  # noqa: E731
+        healthy() or _eventually(real_stack, healthy, 90, f"{target} == 1 (the model pod a healthy scrape target)")
         selector = f'{{namespace="{NAMESPACE}", service="{MODEL}", track="{track}"}}'
         rules = [
             "mlops:request_rate:rate5m",
