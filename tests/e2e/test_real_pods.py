@@ -42,12 +42,6 @@ def test_the_main_job_serves_correct_labels_from_the_real_node(real_stack: RealS
 
 def test_prometheus_scrapes_the_model_pods_and_records_the_rules(real_stack: RealStack):
     rows, _ = _sample()
-    with Load(
-        f"{real_stack.address}/predict", {"instances": rows}, clients=2, max_requests=200, max_seconds=60
-    ) as load:
-        outcome = load.wait()
-    assert outcome.statuses[200] == outcome.sent == 200, outcome.summary()
-
     (pod,) = real_stack.model_pods()
     track = pod["metadata"]["labels"]["mlops-kit.io/track"]
     with real_stack.ctx.kube.port_forward(NAMESPACE, "svc/prometheus", 9090) as port:
@@ -57,10 +51,18 @@ def test_prometheus_scrapes_the_model_pods_and_records_the_rules(real_stack: Rea
             response.raise_for_status()
             return response.json()["data"]["result"]
 
-        # Prometheus discovers the pod through the API and scrapes it on its own schedule (every 15 s).
-        target = f'up{{namespace="{NAMESPACE}", pod="{pod["metadata"]["name"]}"}}'
-        healthy = lambda: [s for s in series(target) if s["value"][1] == "1"]  # noqa: E731
-        healthy() or _eventually(real_stack, healthy, 90, f"{target} == 1 (the model pod a healthy scrape target)")
+        # Prometheus discovers the pod through the API and scrapes it on its own schedule (every 15 s). A counter it
+        # first sees after the traffic shows no increase, so wait until it has scraped the /predict counter the main
+        # job's sample prediction created, then send traffic over several scrapes.
+        pod_labels = f'namespace="{NAMESPACE}", pod="{pod["metadata"]["name"]}"'
+        seen = lambda: series(f'bentoml_service_request_total{{{pod_labels}, endpoint="/predict"}}')  # noqa: E731
+        seen() or _eventually(real_stack, seen, 90, "the pod's /predict counter scraped")
+        assert [s["value"][1] for s in series(f"up{{{pod_labels}}}")] == ["1"], "a healthy scrape target"
+        url = f"{real_stack.address}/predict"
+        with Load(url, {"instances": rows}, clients=2, max_requests=300, max_seconds=90, rps=10) as load:
+            outcome = load.wait()
+        assert outcome.statuses[200] == outcome.sent == 300, outcome.summary()
+
         selector = f'{{namespace="{NAMESPACE}", service="{MODEL}", track="{track}"}}'
         rules = [
             "mlops:request_rate:rate5m",
@@ -68,7 +70,7 @@ def test_prometheus_scrapes_the_model_pods_and_records_the_rules(real_stack: Rea
             "mlops:request_latency_p99:rate5m",
             "mlops:model_psi_max:1h",
         ]
-        # Rates need two scrapes after the traffic and one rule evaluation after that.
+        # One more scrape after the traffic and one rule evaluation after that.
         with_series = lambda: all(series(rule + selector) for rule in rules)  # noqa: E731
         with_series() or _eventually(real_stack, with_series, 120, "recording rules with series")
         missing = [rule for rule in rules if not series(rule + selector)]
