@@ -263,3 +263,19 @@ def test_analysis_settings_out_of_range_name_the_key(analysis, message):
     model = {"name": "bc", "image": {"ref": "r/s:1"}, "analysis": analysis}
     with pytest.raises(ConfigError, match=message):
         parse_stack_config({"environment": "dev", "models": [model]})
+
+
+def test_an_unreachable_registry_is_one_clear_error():
+    from mlops_kit.registry import RegistryError, RegistryUnreachable, image_labels
+
+    with pytest.raises(RegistryUnreachable, match=r"cannot read the labels of 127.0.0.1:9/mlops-kit/serving@sha256:"):
+        image_labels("127.0.0.1:9/mlops-kit/serving@sha256:" + "a" * 64, timeout=2)
+    with pytest.raises(RegistryError, match="is not an image by digest"):
+        image_labels("127.0.0.1:9/mlops-kit/serving:1")
+
+
+def test_promoting_to_an_unknown_stack_names_the_missing_file():
+    from infra.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"Pulumi.qa.yaml"):
+        promote("dev", "qa", "breast-cancer", lambda name: _Untouchable(), None)
