@@ -46,6 +46,7 @@ def build_stack(cfg: StackConfig, secrets: dict[str, Any], provider: k8s.Provide
         "prometheusUrl": parts.urls["prometheus"],
         "grafanaUrl": parts.urls["grafana"],
         "retrainingSchedule": schedule,
+        "lastPromotion": cfg.promotion.last.model_dump(by_alias=True) if cfg.promotion.last else None,
         "models": {
             name: {
                 "image": service.image,

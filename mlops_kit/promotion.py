@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,6 +26,10 @@ from mlops_kit.paths import REPO_ROOT
 from mlops_kit.registry import image_labels, resolve_digest
 
 Printer = Callable[[str], None]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class AnalysisFailed(EnvironmentProblem):
@@ -96,6 +101,18 @@ def _apply(stack: Any, step: Step, on_output: Printer, edits: dict[str, Any] | N
     stack.up(on_output=on_output, color="never")
 
 
+def _record(stack: Any, record: dict[str, Any]) -> None:
+    """The promotion's record as `promotion.last` in the target's config (so in its stack file: reviewable, and the
+    program exports it as `lastPromotion`), replacing the previous one; one CLI call for all of its leaves."""
+    from pulumi import automation as auto
+
+    with contextlib.suppress(auto.CommandError):  # no previous record
+        stack.remove_config("promotion.last", path=True)
+    leaves = {f"promotion.last.{key}": value for key, value in record.items() if key != "analysis"}
+    leaves |= {f"promotion.last.analysis[{i}]": line for i, line in enumerate(record["analysis"])}
+    stack.set_all_config({key: auto.ConfigValue(str(value)) for key, value in leaves.items()}, path=True)
+
+
 def _analyse(
     observer: Observer | None,
     model: ModelServiceConfig,
@@ -160,17 +177,25 @@ def promote(
     check_labels(release, model_cfg, label_reader(release.image))
     target_stack = select_stack(target)
     on_output(f"promoting {model}: {release.image} (model version {release.model_version}) from {source} to {target}\n")
+    record = {"model": model, "image": release.image, "modelVersion": release.model_version, "source": source}
+    measured: list[str] = []
     for number, step in enumerate(steps, 1):
         on_output(f"step {number}/{len(steps)}: {step.description}\n")
         _apply(target_stack, step, on_output)
         if step.gate_track:
             result = _analyse(observer, model_cfg, cfg.namespace, step, on_output, traffic, sleep)
             on_output(f"analysis of track {step.gate_track}: {result.describe()}\n")
+            measured += [f"{step.description}: {line}" for line in result.measurements]
             if not result.passed:
-                _apply(target_stack, step, on_output, step.rollback_edits)
-                raise AnalysisFailed(
-                    f"analysis failed at '{step.description}': {'; '.join(result.reasons)}; rolled back"
+                reason = f"analysis failed at '{step.description}': {'; '.join(result.reasons)}"
+                _record(
+                    target_stack, {**record, "at": _now(), "result": f"rolled back: {reason}", "analysis": measured}
                 )
+                _apply(target_stack, step, on_output, step.rollback_edits)
+                raise AnalysisFailed(f"{reason}; rolled back")
+    _record(target_stack, {**record, "at": _now(), "result": "promoted", "analysis": measured})
+    target_stack.write_back()
+    target_stack.up(on_output=on_output, color="never")  # only the lastPromotion output changes
     return release
 
 

@@ -212,7 +212,8 @@ class Selected:
         return getattr(self.stack, name)
 
     def write_back(self) -> None:
-        write_back(self.source, self.workspace, self.stack.name)
+        """The models (a promotion's edits) and the promotion record; never secrets."""
+        write_back(self.source, self.workspace, self.stack.name, (f"{PROJECT}:models", f"{PROJECT}:promotion"))
 
     def set_local_overrides(self, edits: dict[str, Any]) -> None:
         """Record machine-local config and rebuild the workspace's stack file with it."""

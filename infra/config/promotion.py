@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from infra.config.types import DnsLabel, Model
+from infra.config.types import DnsLabel, Model, VersionText
+
+
+class PromotionRecord(Model):
+    """What the last `mlops-kit promote` into this stack did, written by the kit (config, so it is in the reviewable
+    stack file) and exported as the stack output `lastPromotion`."""
+
+    model: str
+    image: str
+    model_version: VersionText
+    source: str
+    at: str = Field(description="UTC time the promotion ended, ISO 8601")
+    result: str = Field(description="promoted | rolled back: <why>")
+    analysis: list[str] = Field(default_factory=list, description="every measurement, as printed")
 
 
 class PromotionConfig(Model):
@@ -14,3 +27,4 @@ class PromotionConfig(Model):
     source: DnsLabel | None = Field(
         None, description="The stack this one takes releases from; none: it builds its own (dev)."
     )
+    last: PromotionRecord | None = None

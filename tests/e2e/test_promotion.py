@@ -94,6 +94,9 @@ def test_promotion_through_canary_and_blue_green_then_rollback(runner, dev_image
     assert [c[2] for c in observer.calls] == ["canary"] * 3 * per_gate, "3 gates, each its measurements"
     staging = load_stack_file("staging", runner.project)
     assert staging.models[0].image.ref == dev_image and staging.models[0].canary.weight == 0
+    record = select("staging").outputs()["lastPromotion"].value
+    assert (record["result"], record["image"], record["source"]) == ("promoted", dev_image, "dev")
+    assert len(record["analysis"]) == len(observer.calls), "every measurement is kept with the record"
     stable_image, stable_replicas = image_of(kubectl, staging.namespace, "breast-cancer-stable")
     assert stable_image == dev_image and stable_replicas >= 1
 

@@ -133,4 +133,6 @@ def test_a_candidate_over_the_p99_limit_is_rolled_back_by_the_analysis(target: R
     assert _replicas(target, "canary") == 0, "the canary was scaled back to zero"
     staged = yaml.safe_load((target.source / f"Pulumi.{TARGET}.yaml").read_text())
     assert staged["config"][f"{PROJECT}:models"][0]["canary"]["weight"] == 0
+    record = staged["config"][f"{PROJECT}:promotion"]["last"]
+    assert record["result"].startswith("rolled back: analysis failed at 'canary at 50%'"), record
     assert load.outcome.statuses[200] > 0 and not load.outcome.errors, load.outcome.summary()

@@ -279,3 +279,28 @@ def test_promoting_to_an_unknown_stack_names_the_missing_file():
 
     with pytest.raises(ConfigError, match=r"Pulumi.qa.yaml"):
         promote("dev", "qa", "breast-cancer", lambda name: _Untouchable(), None)
+
+
+def test_the_promotion_record_is_one_config_call_and_parses_back():
+    from mlops_kit.promotion import _record
+
+    class Stack:
+        def __init__(self):
+            self.calls = []
+
+        def remove_config(self, key, path):
+            self.calls.append(("remove", key))
+
+        def set_all_config(self, config, path):
+            self.calls.append(("set", {k: v.value for k, v in config.items()}))
+
+    stack = Stack()
+    record = {"model": "breast-cancer", "image": DIGEST, "modelVersion": "7", "source": "dev",
+              "at": "2026-12-03T17:00:00+00:00", "result": "promoted", "analysis": ["canary at 50%: m 1/1: passed"]}  # fmt: skip
+    _record(stack, record)
+    assert stack.calls[0] == ("remove", "promotion.last")
+    (_, leaves) = stack.calls[1]
+    assert leaves["promotion.last.modelVersion"] == "7"
+    assert leaves["promotion.last.analysis[0]"] == "canary at 50%: m 1/1: passed"
+    cfg = parse_stack_config({"environment": "staging", "promotion": {"last": {**record}}})
+    assert cfg.promotion.source == "dev" and cfg.promotion.last.result == "promoted"
