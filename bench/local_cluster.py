@@ -49,6 +49,37 @@ def body_file(directory: Path) -> Path:
     return path
 
 
+def node_memory(cluster: str) -> dict[str, float]:
+    """Resident memory (MiB) of each real-node component, read from /proc by the PID the kit recorded."""
+    from mlops_kit.localcluster import node, processes
+    from mlops_kit.localcluster.layout import Layout
+
+    layout = Layout.for_cluster(cluster)
+    memory = {}
+    for name, spec in node.specs(layout).items():
+        pid = processes.running_pid(layout, spec.component)
+        if pid:
+            rss = next(
+                line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmRSS")
+            )
+            memory[name] = round(int(rss.split()[1]) / 1024, 1)
+    return memory
+
+
+def pod_start_seconds(kube, namespace: str) -> dict[str, float]:
+    """Per running pod: seconds from its creation to Ready (image pull, container start, readiness probe)."""
+    starts = {}
+    for pod in kube.get("-n", namespace, "pods")["items"]:
+        ready = next((c for c in pod["status"].get("conditions", []) if c["type"] == "Ready"), None)
+        if ready and ready["status"] == "True":
+            created = datetime.fromisoformat(pod["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
+            became = datetime.fromisoformat(ready["lastTransitionTime"].replace("Z", "+00:00"))
+            starts[pod["metadata"]["labels"].get("app.kubernetes.io/name", pod["metadata"]["name"])] = (
+                became - created
+            ).total_seconds()
+    return starts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each load run")
@@ -80,6 +111,8 @@ def main() -> None:
                         f"{server.url}/predict", body, concurrency, args.seconds
                     )
             results["node"] = {"node_ip": state.node_ip, "service_cidr": state.service_cidr}
+            results["node_memory_mib"] = node_memory(CLUSTER)
+            results["pod_start_s"] = pod_start_seconds(ctx.kube, ctx.cfg.namespace)
         finally:
             if not args.keep:
                 with contextlib.suppress(Exception):
@@ -96,6 +129,9 @@ def main() -> None:
             f"ratio {svc['rps'] / max(direct['rps'], 1e-9):.2f}x (errors {svc['errors']}/{direct['errors']})"
         )
     print(f"launch warm / cold: {t['launch again (no changes)'] / t['launch, new cluster (train + image + up)']:.2f}")
+    print(
+        "node components, resident MiB: " + ", ".join(f"{k} {v}" for k, v in results.get("node_memory_mib", {}).items())
+    )
     out = ROOT / "bench" / "results" / f"local-cluster-{datetime.now():%Y-%m-%dT%H%M}.json"
     out.write_text(json.dumps(results, indent=2))
     print(f"wrote {out}")

@@ -4,7 +4,8 @@
 # kubelet node needs: kubelet, kube-proxy, CoreDNS, metrics-server, crictl, pause; and the Prometheus server that
 # images/prometheus ships) from Go modules into
 # ${MLOPS_KIT_CACHE:-$HOME/.cache/mlops-kit}/toolchain. Only steps whose output is missing or stale are run, so a warm
-# run takes seconds. See tools/README.md.
+# run takes seconds. See tools/README.md. One file over 300 lines on purpose: one short section per tool, all sharing
+# the step/stamp/heartbeat helpers and the pins read at the top.
 #
 #   bash tools/build-toolchain.sh            build what is missing, write env.sh, print versions
 #   bash tools/build-toolchain.sh --force    rebuild every step
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     --force) FORCE=1 ;;
     --only) ONLY=,$2,; shift ;;
-    -h|--help) sed -n '3,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '3,13p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
