@@ -8,6 +8,8 @@ dev (`pulumi up`), then `promote dev staging`. Target: a small staging stack on 
 - a healthy candidate (logistic regression) goes through every step and becomes stable with 0 failed requests;
 - a slow one (a 4000-tree random forest, over the stack's p99 limit) is rolled back by the first analysis, with the
   failing value in the error; the stable track keeps serving.
+Then staging → a one-replica blue-green prod: green is judged on the preview traffic the kit sends it, the flip and
+the rollback fail no request under load and replace no Deployment.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ import yaml
 from infra.config import PROJECT
 from mlops_kit import images, stacks
 from mlops_kit.analysis import PrometheusAnalysis
-from mlops_kit.promotion import AnalysisFailed, promote
-from mlops_kit.traffic import Load, held_out_rows
+from mlops_kit.promotion import AnalysisFailed, promote, rollback
+from mlops_kit.traffic import Load, held_out_rows, through_port_forward
+from mlops_kit.waiting import wait_until
 from tests.e2e.real_stack import MODEL, NAMESPACE, RealStack
 
 pytestmark = pytest.mark.e2e
@@ -32,12 +35,13 @@ TARGET_NAMESPACE = "mlops-e2e-staging"
 P99_LIMIT = 0.25  # seconds
 
 
-def _target_config(real: RealStack) -> None:
-    """The scratch staging stack: small, fast analysis, the dev stack's platform images by digest."""
-    path = real.source / f"Pulumi.{TARGET}.yaml"
+def _target_config(real: RealStack, stack: str = TARGET, namespace: str = TARGET_NAMESPACE, **model_settings) -> None:
+    """A small scratch stack on the real node: fast analysis, the dev stack's platform images by digest."""
+    path = real.source / f"Pulumi.{stack}.yaml"
     document = yaml.safe_load(path.read_text())
     config = document["config"]
-    config[f"{PROJECT}:namespace"] = TARGET_NAMESPACE
+    config[f"{PROJECT}:namespace"] = namespace
+    config[f"{PROJECT}:protectStateful"] = False  # the scratch stack is destroyed at the end
     config[f"{PROJECT}:tracking"] = {"enabled": False}
     config[f"{PROJECT}:retraining"] = {"enabled": False}
     config[f"{PROJECT}:monitoring"] = {
@@ -54,6 +58,7 @@ def _target_config(real: RealStack) -> None:
         canary={"steps": [50, 100], "weight": 0, "maxErrorRate": 0.01, "maxP99Seconds": P99_LIMIT},
         analysis={"intervalSeconds": 20, "measurements": 2, "failureLimit": 0, "minRequests": 10},
     )
+    model.update(model_settings)
     path.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
@@ -100,6 +105,11 @@ def _promotion_under_load(real: RealStack) -> Iterator[tuple[PrometheusAnalysis,
         yield PrometheusAnalysis(f"http://127.0.0.1:{port}"), load, printed
 
 
+def _service_address(real: RealStack, namespace: str) -> str:
+    service = real.ctx.kube.get("-n", namespace, "service", MODEL)
+    return f"http://{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}"
+
+
 def _stable_image(real: RealStack) -> str:
     deployment = real.ctx.kube.get("-n", TARGET_NAMESPACE, "deployment", f"{MODEL}-stable")
     return deployment["spec"]["template"]["spec"]["containers"][0]["image"]
@@ -136,3 +146,64 @@ def test_a_candidate_over_the_p99_limit_is_rolled_back_by_the_analysis(target: R
     record = staged["config"][f"{PROJECT}:promotion"]["last"]
     assert record["result"].startswith("rolled back: analysis failed at 'canary at 50%'"), record
     assert load.outcome.statuses[200] > 0 and not load.outcome.errors, load.outcome.summary()
+
+
+PROD, PROD_NAMESPACE = "prod", "mlops-e2e-prod"
+
+
+@pytest.fixture(scope="module")
+def production(target: RealStack) -> Iterator[RealStack]:
+    """A one-replica blue-green prod on the real node, blue running dev's first release."""
+    _target_config(
+        target,
+        PROD,
+        PROD_NAMESPACE,
+        replicas=1,
+        strategy="blue-green",
+        blueGreen={"activeColor": "blue"},
+        resources={"cpuRequest": "100m", "memoryRequest": "256Mi", "cpuLimit": "1", "memoryLimit": "512Mi"},
+    )
+    assert target.select(PROD).up(color="never").summary.result == "succeeded"
+    try:
+        yield target
+    finally:
+        target.select(PROD).destroy(color="never")
+
+
+def _colour_uids(real: RealStack) -> dict[str, str]:
+    return {
+        colour: real.ctx.kube.get("-n", PROD_NAMESPACE, "deployment", f"{MODEL}-{colour}")["metadata"]["uid"]
+        for colour in ("blue", "green")
+    }
+
+
+def test_blue_green_flips_and_rolls_back_under_load_with_no_failed_request(production: RealStack):
+    """staging → prod: deploy to green, judge green through its preview Service (the kit sends it held-out rows),
+    flip; then roll back. Under load through prod's Service the whole time; no Deployment is replaced."""
+    real = production
+    staged = real.select(TARGET).outputs()["models"].value[MODEL]["image"]
+    rows = held_out_rows("breast_cancer")
+    traffic = through_port_forward(real.ctx.kube, 3000, rows)
+    payloads = [{"instances": [row]} for row in rows]
+    address = _service_address(real, PROD_NAMESPACE)
+    uids = _colour_uids(real)
+    printed: list[str] = []
+    with (
+        real.ctx.kube.port_forward(PROD_NAMESPACE, "svc/prometheus", 9090) as port,
+        Load(f"{address}/predict", clients=2, max_requests=20_000, max_seconds=900, rps=12, payloads=payloads) as load,
+    ):
+        prometheus = PrometheusAnalysis(f"http://127.0.0.1:{port}")
+        release = promote("staging", PROD, MODEL, real.select, prometheus, printed.append, real.source, traffic=traffic)
+        service = real.ctx.kube.get("-n", PROD_NAMESPACE, "service", MODEL)
+        assert service["spec"]["selector"]["mlops-kit.io/color"] == "green"
+        flipped = load.outcome.sent
+        rollback(PROD, MODEL, real.select, printed.append, real.source)
+        service = real.ctx.kube.get("-n", PROD_NAMESPACE, "service", MODEL)
+        assert service["spec"]["selector"]["mlops-kit.io/color"] == "blue"
+        wait_until(lambda: load.outcome.sent > flipped + 100, timeout=60, interval=1)
+    log = "".join(printed)
+    assert release.image == staged
+    assert "sending 5 requests/s of held-out rows to breast-cancer-preview" in log, log
+    assert "analysis of track green: passed" in log, log
+    assert _colour_uids(real) == uids, "a flip or rollback replaced a colour's Deployment"
+    assert load.outcome.sent > 300 and load.outcome.failed == 0, load.outcome.summary()
