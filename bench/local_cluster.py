@@ -130,6 +130,9 @@ def main() -> None:
         )
     print(f"launch warm / cold: {t['launch again (no changes)'] / t['launch, new cluster (train + image + up)']:.2f}")
     print(
+        "pods, creation to Ready (s): " + ", ".join(f"{k} {v:.0f}" for k, v in results.get("pod_start_s", {}).items())
+    )
+    print(
         "node components, resident MiB: " + ", ".join(f"{k} {v}" for k, v in results.get("node_memory_mib", {}).items())
     )
     out = ROOT / "bench" / "results" / f"local-cluster-{datetime.now():%Y-%m-%dT%H%M}.json"
