@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from mlops_kit.errors import UserError
+
 
 @dataclass
 class Outcome:
@@ -106,7 +108,13 @@ def held_out_rows(dataset: str, count: int = 1000) -> list[list[float]]:
     from services.training.config import TrainingConfig
     from services.training.data import load_dataset, split
 
-    loaded, defaults = load_dataset(dataset), TrainingConfig()
+    try:
+        loaded, defaults = load_dataset(dataset), TrainingConfig()
+    except OSError as exc:
+        raise UserError(
+            f"mlops-kit:retraining.dataset {dataset!r}: cannot read it on this machine for the preview traffic "
+            f"({exc.strerror or exc}); use a bundled dataset or a local copy, or set analysis.previewLoadRps: 0"
+        ) from None
     features, labels = loaded.frame[loaded.feature_names], loaded.frame[loaded.target]
     _, held_out, _, _ = split(features, labels, defaults.test_size, defaults.seed)
     return [[float(v) for v in row] for row in held_out.head(count).itertuples(index=False)]

@@ -113,7 +113,8 @@ def promotion_steps(model: ModelServiceConfig, path: ConfigPaths, release: Relea
         for percent in model.canary.steps
     ]
     # Both tracks run the release now; the canary keeps serving until the new stable pods are ready.
-    handover = 50 if model.canary.steps[-1] >= 100 else model.canary.steps[-1]
+    # canary.steps always ends at 100 (config check): half and half brings stable pods up while the canary keeps some.
+    handover = 50
     steps += [
         Step(
             "stable track takes the release (the canary keeps serving until it is ready)",

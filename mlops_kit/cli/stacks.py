@@ -95,7 +95,10 @@ def promote(
     # A blue-green preview takes no user traffic: the analysis sends it held-out rows of the retraining dataset.
     traffic = (
         through_port_forward(Kube.for_stack(cfg), served.port, held_out_rows(cfg.retraining.dataset))
-        if served is not None and served.strategy == Strategy.blue_green and not no_gates
+        if served is not None
+        and served.strategy == Strategy.blue_green
+        and served.analysis.preview_load_rps > 0
+        and not no_gates
         else None
     )
     release = run_promotion(source, target, model, stacks.select_stack, observer, printer, traffic=traffic)

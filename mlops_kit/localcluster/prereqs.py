@@ -72,6 +72,19 @@ class Machine:
     running_clusters: Callable[[], list[str]] = running_clusters
 
 
+def ensure_packages(names: tuple[str, ...], *, machine: Machine | None = None, install: bool = True) -> None:
+    """The node's Debian packages among `names` (keys of PACKAGES) present, installing the missing ones with apt."""
+    m = machine or Machine()
+    missing_pkgs = [pkg for pkg in names if not m.exists(PACKAGES[pkg])]
+    if missing_pkgs:
+        if not install:
+            raise EnvironmentProblem(f"missing packages: run `apt-get install -y {' '.join(missing_pkgs)}`")
+        m.apt_install(missing_pkgs)
+        still = [pkg for pkg in missing_pkgs if not m.exists(PACKAGES[pkg])]
+        if still:
+            raise EnvironmentProblem(f"`apt-get install -y {' '.join(still)}` did not install them: check apt's output")
+
+
 def check(layout: Layout, *, machine: Machine | None = None, install: bool = True) -> None:
     m = machine or Machine()
     if m.euid() != 0:
@@ -85,14 +98,7 @@ def check(layout: Layout, *, machine: Machine | None = None, install: bool = Tru
             f"no cgroup v1 hierarchy for {', '.join(missing_cg)} under /sys/fs/cgroup: the node's kubelet runs with "
             "cgroup v1 (hybrid hosts work); mount them (e.g. `mount -t cgroup -o cpu cgroup /sys/fs/cgroup/cpu`)"
         )
-    missing_pkgs = [pkg for pkg, f in PACKAGES.items() if not m.exists(f)]
-    if missing_pkgs:
-        if not install:
-            raise EnvironmentProblem(f"missing packages: run `apt-get install -y {' '.join(missing_pkgs)}`")
-        m.apt_install(missing_pkgs)
-        still = [pkg for pkg in missing_pkgs if not m.exists(PACKAGES[pkg])]
-        if still:
-            raise EnvironmentProblem(f"`apt-get install -y {' '.join(still)}` did not install them: check apt's output")
+    ensure_packages(tuple(PACKAGES), machine=m, install=install)
     missing_bins = [b for b in (*BINARIES, *NODE_BINARIES) if not m.executable(paths.tool(b))]
     if missing_bins:
         raise EnvironmentProblem(

@@ -8,32 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import subprocess
 import time
 import urllib.error
 import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
 
-from tests.integration.containers import published_url, wait_until_healthy
+from tests.integration.containers import REGISTRY, ROOT, published_url, run, wait_until_healthy
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-REGISTRY = os.environ.get("MLOPS_KIT_REGISTRY", "127.0.0.1:5000")
 APP_UID = 10001
-
-
-def _run(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(args)} -> exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-        )
-    return proc
 
 
 def _http(url: str, *, method: str = "GET", body: dict | None = None, headers: dict | None = None, timeout=5):
@@ -48,7 +34,7 @@ def _http(url: str, *, method: str = "GET", body: dict | None = None, headers: d
 @pytest.fixture(scope="session")
 def mlflow_image(docker: str) -> str:
     t0 = time.monotonic()
-    proc = _run("bash", str(ROOT / "images" / "build.sh"), "mlflow", timeout=1800)
+    proc = run("bash", str(ROOT / "images" / "build.sh"), "mlflow", timeout=1800)
     ref = proc.stdout.strip().splitlines()[-1]
     print(f"images/build.sh mlflow -> {ref} in {time.monotonic() - t0:.1f}s")
     return ref
@@ -57,17 +43,17 @@ def mlflow_image(docker: str) -> str:
 @pytest.fixture(scope="session")
 def mlflow_container(docker: str, mlflow_image: str):
     name = f"mlops-kit-test-mlflow-{uuid.uuid4().hex[:8]}"
-    _run(docker, "run", "-d", "--name", name, "-p", "127.0.0.1::5000", mlflow_image)
+    run(docker, "run", "-d", "--name", name, "-p", "127.0.0.1::5000", mlflow_image)
     try:
         port_line, url = published_url(docker, name, 5000)
         wait_until_healthy(docker, name, f"{url}/health", timeout=120)
         yield {"name": name, "url": url, "published": port_line}
     finally:
-        _run(docker, "rm", "-f", "-v", name, check=False)
+        run(docker, "rm", "-f", "-v", name, check=False)
 
 
 def test_image_metadata(docker: str, mlflow_image: str):
-    cfg = json.loads(_run(docker, "image", "inspect", mlflow_image).stdout)[0]
+    cfg = json.loads(run(docker, "image", "inspect", mlflow_image).stdout)[0]
     assert cfg["Config"]["User"] == f"{APP_UID}:{APP_UID}"
     assert cfg["Config"]["Entrypoint"] == ["mlflow", "server"]
     assert cfg["Config"]["Labels"].get("mlops-kit.inputs"), "built by images/build.sh (input-hash label)"
@@ -78,7 +64,7 @@ def test_image_metadata(docker: str, mlflow_image: str):
 
 
 def test_image_has_postgres_driver_and_no_pip(docker: str, mlflow_image: str):
-    proc = _run(
+    proc = run(
         docker,
         "run",
         "--rm",
@@ -114,9 +100,9 @@ def test_tracking_api_works(mlflow_container):
 
 
 def test_runs_as_non_root(docker: str, mlflow_container):
-    assert _run(docker, "exec", mlflow_container["name"], "id", "-u").stdout.strip() == str(APP_UID)
+    assert run(docker, "exec", mlflow_container["name"], "id", "-u").stdout.strip() == str(APP_UID)
     # Every process in the container, not only `docker exec`'s.
-    top = _run(docker, "top", mlflow_container["name"], "-o", "pid,uid,args").stdout.strip().splitlines()[1:]
+    top = run(docker, "top", mlflow_container["name"], "-o", "pid,uid,args").stdout.strip().splitlines()[1:]
     assert top, "no processes in the container"
     assert {line.split()[1] for line in top} == {str(APP_UID)}, top
 
@@ -132,12 +118,12 @@ def test_registry_round_trip(docker: str, mlflow_image: str):
     name = "mlops-kit-test/mlflow"
     repo = f"{REGISTRY}/{name}"
     tag = f"{repo}:test-{uuid.uuid4().hex[:8]}"
-    image_id = _run(docker, "image", "inspect", "-f", "{{.Id}}", mlflow_image).stdout.strip()
-    _run(docker, "tag", mlflow_image, tag)
+    image_id = run(docker, "image", "inspect", "-f", "{{.Id}}", mlflow_image).stdout.strip()
+    run(docker, "tag", mlflow_image, tag)
     pinned = digest = None
     try:
         t0 = time.monotonic()
-        push = _run(docker, "push", tag, timeout=900)
+        push = run(docker, "push", tag, timeout=900)
         print(f"push {tag}: {time.monotonic() - t0:.1f}s")
         digest = next(
             w
@@ -146,8 +132,8 @@ def test_registry_round_trip(docker: str, mlflow_image: str):
             for w in line.split()
             if w.startswith("sha256:")
         )
-        _run(docker, "image", "rm", tag)  # only the tag goes; the image stays under its mlops-kit/ name
-        assert tag not in _run(docker, "image", "inspect", "-f", "{{.RepoTags}}", image_id).stdout
+        run(docker, "image", "rm", tag)  # only the tag goes; the image stays under its mlops-kit/ name
+        assert tag not in run(docker, "image", "inspect", "-f", "{{.RepoTags}}", image_id).stdout
 
         status, _, manifest = _http(
             f"http://{REGISTRY}/v2/{name}/manifests/{digest}",
@@ -156,12 +142,12 @@ def test_registry_round_trip(docker: str, mlflow_image: str):
         assert status == 200 and json.loads(manifest)["config"]["digest"] == image_id
 
         pinned = f"{repo}@{digest}"
-        _run(docker, "pull", pinned, timeout=900)
-        assert _run(docker, "image", "inspect", "-f", "{{.Id}}", pinned).stdout.strip() == image_id
+        run(docker, "pull", pinned, timeout=900)
+        assert run(docker, "image", "inspect", "-f", "{{.Id}}", pinned).stdout.strip() == image_id
     finally:
-        _run(docker, "image", "rm", tag, check=False)
+        run(docker, "image", "rm", tag, check=False)
         if pinned:
-            _run(docker, "image", "rm", pinned, check=False)
+            run(docker, "image", "rm", pinned, check=False)
         if digest:  # drop the test's manifest (blobs stay until the registry's garbage collection)
             with contextlib.suppress(urllib.error.URLError):
                 _http(f"http://{REGISTRY}/v2/{name}/manifests/{digest}", method="DELETE")
