@@ -22,6 +22,7 @@ from infra.strategies import plan_promotion, plan_rollback
 from infra.strategies.base import PromotionError, Release, Step
 from mlops_kit.analysis import AnalysisResult, Observation, Schedule, Thresholds, run_analysis
 from mlops_kit.errors import EnvironmentProblem
+from mlops_kit.model_registry import ModelRegistry, TrackingUnreachable, promotion_tag, record_tag_value
 from mlops_kit.paths import REPO_ROOT
 from mlops_kit.registry import image_labels, resolve_digest
 
@@ -79,6 +80,43 @@ def check_labels(release: Release, model: ModelServiceConfig, labels: dict[str, 
         raise PromotionError(f"image {release.image} does not serve what is promoted: " + "; ".join(differs))
 
 
+def origin_of(stack: str, work_dir: Path = REPO_ROOT) -> tuple[str, StackConfig]:
+    """The first stack (name, config) of the chain `stack` takes releases from (the one that builds them, e.g. dev):
+    its MLflow is the registry every release of the chain comes from."""
+    seen = [stack]
+    cfg = load_stack_file(stack, work_dir)
+    while cfg.promotion.source is not None:
+        if cfg.promotion.source in seen:
+            raise PromotionError(
+                f"mlops-kit:promotion.source makes a loop: {' → '.join([*seen, cfg.promotion.source])}; "
+                "the first stack of a chain sets no source"
+            )
+        seen.append(cfg.promotion.source)
+        cfg = load_stack_file(cfg.promotion.source, work_dir)
+    return seen[-1], cfg
+
+
+# The aliases the champion gate sets (services/training/champion_gate.py): a version it has judged.
+GATE_ALIASES = frozenset({"champion", "challenger"})
+
+
+def accepted_aliases(source: str, source_cfg: StackConfig) -> frozenset[str]:
+    """The registry must agree that the source runs what it exports. A stack that takes promotions carries its own
+    name as an alias on the version it runs (the kit sets it when a promotion lands); the first stack of the chain
+    builds its own releases, which must be versions the champion gate judged."""
+    own = frozenset({source})
+    return own if source_cfg.promotion.source is not None else own | GATE_ALIASES
+
+
+def check_registry(release: Release, model_name: str, carried: set[str], accepted: frozenset[str]) -> None:
+    if not carried & accepted:
+        raise PromotionError(
+            f"version {release.model_version} of {model_name} carries aliases {sorted(carried) or 'none'} in the "
+            f"registry; promoting it needs one of {sorted(accepted)}: the registry does not say the source runs it "
+            "(a version the champion gate never judged, or one the source has since replaced)"
+        )
+
+
 class Observer(Protocol):
     def observe(self, namespace: str, service: str, track: str, window_seconds: int) -> Observation: ...
 
@@ -111,6 +149,26 @@ def _record(stack: Any, record: dict[str, Any]) -> None:
     leaves = {f"promotion.last.{key}": value for key, value in record.items() if key != "analysis"}
     leaves |= {f"promotion.last.analysis[{i}]": line for i, line in enumerate(record["analysis"])}
     stack.set_all_config({key: auto.ConfigValue(str(value)) for key, value in leaves.items()}, path=True)
+
+
+def _mark_registry(
+    registry: ModelRegistry,
+    model_name: str,
+    target: str,
+    record: dict[str, Any],
+    on_output: Printer,
+    runs_it: bool,
+) -> None:
+    """After the stacks changed: the record as a tag on the version, and the target's alias on it if the target now
+    runs it. The target already runs the outcome, so a registry that fails now is reported, not raised."""
+    version = record["modelVersion"]
+    try:
+        registry.set_tag(model_name, version, promotion_tag(target), record_tag_value(record))
+        if runs_it:
+            registry.set_alias(model_name, target, version)
+            on_output(f"registry: {model_name} version {version} is now @{target}\n")
+    except TrackingUnreachable as exc:
+        on_output(f"warning: {target} runs the outcome, but the registry was not marked: {exc}\n")
 
 
 def _analyse(
@@ -163,10 +221,14 @@ def promote(
     label_reader: Callable[[str], dict[str, str]] = image_labels,
     traffic: TrafficSource | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    *,
+    registry: ModelRegistry,
 ) -> Release:
-    """Checks first (chain order, source outputs, the image's labels), so a refused promotion changes nothing."""
+    """Checks first (chain order, source outputs, the image's labels, the registry's aliases), so a refused promotion
+    changes nothing."""
     cfg = load_stack_file(target, work_dir)
     check_order(source, target, cfg)
+    source_cfg = load_stack_file(source, work_dir)
     source_stack = select_stack(source)
     outputs = {k: v.value for k, v in source_stack.outputs().items()}
     if not outputs:
@@ -175,6 +237,9 @@ def promote(
     steps = plan_promotion(cfg, release)
     [model_cfg] = [m for m in cfg.models if m.name == model]
     check_labels(release, model_cfg, label_reader(release.image))
+    model_name = model_cfg.model_name or model_cfg.name
+    carried = registry.aliases(model_name, release.model_version)
+    check_registry(release, model_name, carried, accepted_aliases(source, source_cfg))
     target_stack = select_stack(target)
     on_output(f"promoting {model}: {release.image} (model version {release.model_version}) from {source} to {target}\n")
     record = {"model": model, "image": release.image, "modelVersion": release.model_version, "source": source}
@@ -188,22 +253,37 @@ def promote(
             measured += [f"{step.description}: {line}" for line in result.measurements]
             if not result.passed:
                 reason = f"analysis failed at '{step.description}': {'; '.join(result.reasons)}"
-                _record(
-                    target_stack, {**record, "at": _now(), "result": f"rolled back: {reason}", "analysis": measured}
-                )
+                failed = {**record, "at": _now(), "result": f"rolled back: {reason}", "analysis": measured}
+                _record(target_stack, failed)
                 _apply(target_stack, step, on_output, step.rollback_edits)
+                _mark_registry(registry, model_name, target, failed, on_output, runs_it=False)
                 raise AnalysisFailed(f"{reason}; rolled back")
-    _record(target_stack, {**record, "at": _now(), "result": "promoted", "analysis": measured})
+    landed = {**record, "at": _now(), "result": "promoted", "analysis": measured}
+    _record(target_stack, landed)
     target_stack.write_back()
     target_stack.up(on_output=on_output, color="never")  # only the lastPromotion output changes
+    _mark_registry(registry, model_name, target, landed, on_output, runs_it=True)
     return release
 
 
 def rollback(
-    target: str, model: str, select_stack: Callable[[str], Any], on_output: Printer = print, work_dir: Path = REPO_ROOT
+    target: str,
+    model: str,
+    select_stack: Callable[[str], Any],
+    on_output: Printer = print,
+    work_dir: Path = REPO_ROOT,
+    registry: ModelRegistry | None = None,
 ) -> Step:
+    """The strategy's rollback edits, then `up`; with a registry, the target's alias follows to the version it runs
+    again (after the rollback: a registry that fails only warns, the rollback does not wait for it)."""
     stack = select_stack(target)
     step = plan_rollback(load_stack_file(target, work_dir), model)
     on_output(f"rollback {model} in {target}: {step.description}\n")
     _apply(stack, step, on_output)
+    if registry is not None:
+        [restored] = [m for m in load_stack_file(target, work_dir).models if m.name == model]
+        if restored.model_version:
+            record = {"modelVersion": restored.model_version, "image": restored.image.ref, "source": target,
+                      "at": _now(), "result": "restored by mlops-kit rollback"}  # fmt: skip
+            _mark_registry(registry, restored.model_name or restored.name, target, record, on_output, runs_it=True)
     return step

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from mlops_kit.cli.app import command, console, printer
-from mlops_kit.errors import EnvironmentProblem, UserError
+from mlops_kit.errors import EnvironmentProblem, KitError, UserError
+from mlops_kit.model_registry import MlflowRegistry
 from mlops_kit.paths import REPO_ROOT, local_context, local_kubeconfig
 
 
@@ -64,6 +67,29 @@ def destroy(stack: Annotated[str, typer.Option("--stack", "-s")] = "dev") -> Non
     _run_stack("destroy", stack)
 
 
+@contextlib.contextmanager
+def _registry(stack: str, tracking_uri: str | None) -> Iterator[MlflowRegistry]:
+    """The model registry of `stack`'s chain: --tracking-uri, or the MLflow of the chain's first stack through a
+    port-forward."""
+    from infra.preflight import check_reachable
+    from mlops_kit.kube import Kube
+    from mlops_kit.promotion import origin_of
+
+    if tracking_uri:
+        yield MlflowRegistry(tracking_uri)
+        return
+    name, origin = origin_of(stack)
+    if not origin.tracking.enabled:
+        raise UserError(
+            f"the releases of {stack!r} come from stack {name!r}, which runs no MLflow "
+            "(mlops-kit:tracking.enabled is false): pass --tracking-uri of the registry that holds its versions"
+        )
+    kube = Kube.for_stack(origin)
+    check_reachable(str(kube.kubeconfig), kube.context)  # a missing cluster is one clear error, not kubectl's
+    with kube.port_forward(origin.namespace, "svc/mlflow", 5000) as port:
+        yield MlflowRegistry(f"http://127.0.0.1:{port}")
+
+
 @command()
 def promote(
     source: Annotated[str, typer.Argument(help="Stack whose running release is promoted, e.g. dev.")],
@@ -75,10 +101,15 @@ def promote(
     no_gates: Annotated[
         bool, typer.Option("--no-gates", help="Skip the rollout analysis (unsafe; for clusters without traffic).")
     ] = False,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(help="MLflow holding the model versions (default: the chain's first stack's, port-forwarded)."),
+    ] = None,
 ) -> None:
     """Move the exact image digest + model version from SOURCE to TARGET, step by step, with a rollout analysis after each step."""
     from mlops_kit import stacks
     from mlops_kit.analysis import PrometheusAnalysis
+    from mlops_kit.promotion import check_order
     from mlops_kit.promotion import promote as run_promotion
 
     if not no_gates and not prometheus_url:
@@ -101,7 +132,11 @@ def promote(
         and not no_gates
         else None
     )
-    release = run_promotion(source, target, model, stacks.select_stack, observer, printer, traffic=traffic)
+    check_order(source, target, cfg)  # before reaching for the registry: a wrong order needs no cluster to refuse
+    with _registry(source, tracking_uri) as registry:
+        release = run_promotion(
+            source, target, model, stacks.select_stack, observer, printer, traffic=traffic, registry=registry
+        )
     console.print(f"[green]✓[/] {target} runs {release.image} (model version {release.model_version})")
 
 
@@ -109,12 +144,21 @@ def promote(
 def rollback(
     target: Annotated[str, typer.Argument(help="Stack to roll back, e.g. prod.")],
     model: Annotated[str, typer.Option(help="Model service name.")] = "breast-cancer",
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow whose alias follows the rollback (default: as for promote).")
+    ] = None,
 ) -> None:
-    """Instant rollback: flip blue-green back, or drop the canary to 0%."""
+    """Instant rollback: flip blue-green back, or drop the canary to 0%; the target's alias in the registry follows."""
     from mlops_kit import stacks
     from mlops_kit.promotion import rollback as run_rollback
 
-    step = run_rollback(target, model, stacks.select_stack, printer)
+    with contextlib.ExitStack() as opened:
+        try:
+            registry = opened.enter_context(_registry(target, tracking_uri))
+        except KitError as exc:  # the rollback must not wait for the registry: it goes ahead, the alias stays
+            console.print(f"[yellow]warning[/]: the registry's alias will not follow the rollback: {exc}")
+            registry = None
+        step = run_rollback(target, model, stacks.select_stack, printer, registry=registry)
     console.print(f"[green]✓[/] {target}: {step.description}")
 
 

@@ -5,7 +5,9 @@ Source: the session's dev stack (tests/e2e/real_stack.py). Each candidate is bui
 trained against dev's MLflow (`run_training`), its serving image built and pushed (`images/publish.sh`), released to
 dev (`pulumi up`), then `promote dev staging`. Target: a small staging stack on the same real node (2 replicas, canary
 50 % → 100 %, two 20-second measurements per step, no MLflow of its own: the model is in the image).
-- a healthy candidate (logistic regression) goes through every step and becomes stable with 0 failed requests;
+- a healthy candidate (logistic regression) is released to dev by a rolling update under load, then goes through
+  every canary step in staging and becomes stable, each with 0 failed requests; the registry gets staging's alias on
+  it and the promotion's record as a tag;
 - a slow one (a 4000-tree random forest, over the stack's p99 limit) is rolled back by the first analysis, with the
   failing value in the error; the stable track keeps serving.
 Then staging → a one-replica blue-green prod: green is judged on the preview traffic the kit sends it, the flip and
@@ -23,6 +25,7 @@ import yaml
 from infra.config import PROJECT
 from mlops_kit import images, stacks
 from mlops_kit.analysis import PrometheusAnalysis
+from mlops_kit.model_registry import MlflowRegistry
 from mlops_kit.promotion import AnalysisFailed, promote, rollback
 from mlops_kit.traffic import Load, held_out_rows, through_port_forward
 from mlops_kit.waiting import wait_until
@@ -73,8 +76,16 @@ def target(real_dev: RealStack) -> Iterator[RealStack]:
         real_dev.select(TARGET).destroy(color="never")
 
 
-def _candidate(real: RealStack, estimator: str, params: dict) -> tuple[str, str]:
-    """Train a version in dev's MLflow, build and push its serving image, release it to dev: (version, image)."""
+@pytest.fixture(scope="module")
+def registry(real_dev: RealStack) -> Iterator[MlflowRegistry]:
+    """dev's MLflow (the registry of the chain's versions), as the CLI reaches it: through a port-forward."""
+    with real_dev.ctx.kube.port_forward(NAMESPACE, "svc/mlflow", 5000) as port:
+        yield MlflowRegistry(f"http://127.0.0.1:{port}")
+
+
+def _candidate(real: RealStack, estimator: str, params: dict, load: Load | None = None) -> tuple[str, str]:
+    """Train a version in dev's MLflow, build and push its serving image, release it to dev (under `load` if given:
+    the `up` is a rolling update): (version, image)."""
     from services.training.config import TrainingConfig
     from services.training.pipeline import run_training
 
@@ -87,8 +98,13 @@ def _candidate(real: RealStack, estimator: str, params: dict) -> tuple[str, str]
     selected = real.select()
     overrides = stacks.local_overrides(selected.workspace, "dev")
     selected.set_local_overrides({**overrides, "models[0].image.ref": image, "models[0].modelVersion": version})
-    assert selected.up(color="never").summary.result == "succeeded"
+    with load or contextlib.nullcontext():
+        assert selected.up(color="never").summary.result == "succeeded"
     return version, image
+
+
+def _held_out_payloads() -> list[dict]:
+    return [{"instances": [row]} for row in held_out_rows("breast_cancer")]
 
 
 @contextlib.contextmanager
@@ -96,7 +112,7 @@ def _promotion_under_load(real: RealStack) -> Iterator[tuple[PrometheusAnalysis,
     service = real.ctx.kube.get("-n", TARGET_NAMESPACE, "service", MODEL)
     address = f"http://{service['spec']['clusterIP']}:{service['spec']['ports'][0]['port']}"
     # One held-out row per request, in turn: the drift gate sees the training distribution, as it should.
-    payloads = [{"instances": [row]} for row in held_out_rows("breast_cancer")]
+    payloads = _held_out_payloads()
     printed: list[str] = []
     with (
         real.ctx.kube.port_forward(TARGET_NAMESPACE, "svc/prometheus", 9090) as port,
@@ -120,12 +136,25 @@ def _replicas(real: RealStack, track: str) -> int:
     return deployment["spec"].get("replicas", 0)
 
 
-def test_a_healthy_candidate_walks_every_step_and_becomes_stable_with_no_failed_request(target: RealStack):
-    version, image = _candidate(target, "logistic_regression", {"C": 0.5})
+def test_a_healthy_candidate_rolls_out_to_dev_then_walks_every_canary_step_with_no_failed_request(
+    target: RealStack, registry: MlflowRegistry
+):
+    dev_before = target.kubectl("deployment", MODEL)["metadata"]["uid"]
+    rolling = Load(f"{target.address}/predict", clients=2, max_requests=20_000, max_seconds=600, rps=12,
+                   payloads=_held_out_payloads())  # fmt: skip
+    version, image = _candidate(target, "logistic_regression", {"C": 0.5}, load=rolling)
+    assert rolling.outcome.sent > 50 and rolling.outcome.failed == 0, f"rolling update: {rolling.outcome.summary()}"
+    deployment = target.kubectl("deployment", MODEL)
+    assert deployment["metadata"]["uid"] == dev_before, "a rolling update must not replace the Deployment"
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == image
+
     with _promotion_under_load(target) as (prometheus, load, printed):
-        release = promote("dev", TARGET, MODEL, target.select, prometheus, printed.append, target.source)
+        release = promote(
+            "dev", TARGET, MODEL, target.select, prometheus, printed.append, target.source, registry=registry
+        )
     outcome = load.outcome
     assert release.image == image and release.model_version == version
+    assert TARGET in registry.aliases(MODEL, version), "the registry names the version staging runs"
     log = "".join(printed)
     assert log.count("analysis of track canary: passed") == 2, log
     assert "measurement 2/2: passed" in log, log
@@ -133,12 +162,13 @@ def test_a_healthy_candidate_walks_every_step_and_becomes_stable_with_no_failed_
     assert outcome.sent > 100 and outcome.failed == 0, outcome.summary()
 
 
-def test_a_candidate_over_the_p99_limit_is_rolled_back_by_the_analysis(target: RealStack):
+def test_a_candidate_over_the_p99_limit_is_rolled_back_by_the_analysis(target: RealStack, registry: MlflowRegistry):
     stable_before = _stable_image(target)
-    _candidate(target, "random_forest", {"n_estimators": 4000})
+    slow, _ = _candidate(target, "random_forest", {"n_estimators": 4000})
     failure = r"analysis failed at 'canary at 50%'.*p99 [0-9.]+ s > 0.25 s"
     with _promotion_under_load(target) as (prometheus, load, printed), pytest.raises(AnalysisFailed, match=failure):
-        promote("dev", TARGET, MODEL, target.select, prometheus, printed.append, target.source)
+        promote("dev", TARGET, MODEL, target.select, prometheus, printed.append, target.source, registry=registry)
+    assert TARGET not in registry.aliases(MODEL, slow), "a rolled-back version does not get the target's alias"
     assert _stable_image(target) == stable_before, "the stable track never changed"
     assert _replicas(target, "canary") == 0, "the canary was scaled back to zero"
     staged = yaml.safe_load((target.source / f"Pulumi.{TARGET}.yaml").read_text())
@@ -177,7 +207,9 @@ def _colour_uids(real: RealStack) -> dict[str, str]:
     }
 
 
-def test_blue_green_flips_and_rolls_back_under_load_with_no_failed_request(production: RealStack):
+def test_blue_green_flips_and_rolls_back_under_load_with_no_failed_request(
+    production: RealStack, registry: MlflowRegistry
+):
     """staging → prod: deploy to green, judge green through its preview Service (the kit sends it held-out rows),
     flip; then roll back. Under load through prod's Service the whole time; no Deployment is replaced."""
     real = production
@@ -193,11 +225,15 @@ def test_blue_green_flips_and_rolls_back_under_load_with_no_failed_request(produ
         Load(f"{address}/predict", clients=2, max_requests=20_000, max_seconds=900, rps=12, payloads=payloads) as load,
     ):
         prometheus = PrometheusAnalysis(f"http://127.0.0.1:{port}")
-        release = promote("staging", PROD, MODEL, real.select, prometheus, printed.append, real.source, traffic=traffic)
+        release = promote(
+            "staging", PROD, MODEL, real.select, prometheus, printed.append, real.source, traffic=traffic,
+            registry=registry,
+        )  # fmt: skip
         service = real.ctx.kube.get("-n", PROD_NAMESPACE, "service", MODEL)
         assert service["spec"]["selector"]["mlops-kit.io/color"] == "green"
         flipped = load.outcome.sent
-        rollback(PROD, MODEL, real.select, printed.append, real.source)
+        promoted_version = release.model_version
+        rollback(PROD, MODEL, real.select, printed.append, real.source, registry=registry)
         service = real.ctx.kube.get("-n", PROD_NAMESPACE, "service", MODEL)
         assert service["spec"]["selector"]["mlops-kit.io/color"] == "blue"
         wait_until(lambda: load.outcome.sent > flipped + 100, timeout=60, interval=1)
@@ -206,4 +242,5 @@ def test_blue_green_flips_and_rolls_back_under_load_with_no_failed_request(produ
     assert "sending 5 requests/s of held-out rows to breast-cancer-preview" in log, log
     assert "analysis of track green: passed" in log, log
     assert _colour_uids(real) == uids, "a flip or rollback replaced a colour's Deployment"
+    assert PROD not in registry.aliases(MODEL, promoted_version), "the prod alias followed the rollback"
     assert load.outcome.sent > 300 and load.outcome.failed == 0, load.outcome.summary()

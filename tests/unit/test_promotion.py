@@ -171,18 +171,27 @@ class _Untouchable:
 
 def test_refused_promotions_touch_no_stack():
     with pytest.raises(PromotionError, match="takes releases from 'staging'"):
-        promote("dev", "prod", "breast-cancer", lambda name: _Untouchable(), None)
+        promote("dev", "prod", "breast-cancer", lambda name: _Untouchable(), None, registry=_Untouchable())
+
+
+class Source:
+    """A source stack that exports version 7 of breast-cancer by digest."""
+
+    def outputs(self):
+        value = type("V", (), {"value": {"breast-cancer": {"image": DIGEST, "modelVersion": "7"}}})
+        return {"models": value}
+
+
+LABELS_OF_7 = {"mlops-kit.model.name": "breast-cancer", "mlops-kit.model.version": "7"}
 
 
 def test_a_mislabelled_image_changes_nothing_in_the_target():
-    class Source:
-        def outputs(self):
-            value = type("V", (), {"value": {"breast-cancer": {"image": DIGEST, "modelVersion": "7"}}})
-            return {"models": value}
-
     stacks = {"dev": Source(), "staging": _Untouchable()}
     with pytest.raises(PromotionError, match="does not serve what is promoted"):
-        promote("dev", "staging", "breast-cancer", stacks.__getitem__, None, label_reader=lambda ref: {})
+        promote(
+            "dev", "staging", "breast-cancer", stacks.__getitem__, None, label_reader=lambda ref: {},
+            registry=_Untouchable(),
+        )  # fmt: skip
 
 
 def test_an_unreachable_registry_is_one_clear_error():
@@ -198,7 +207,7 @@ def test_promoting_to_an_unknown_stack_names_the_missing_file():
     from infra.config import ConfigError
 
     with pytest.raises(ConfigError, match=r"Pulumi.qa.yaml"):
-        promote("dev", "qa", "breast-cancer", lambda name: _Untouchable(), None)
+        promote("dev", "qa", "breast-cancer", lambda name: _Untouchable(), None, registry=_Untouchable())
 
 
 def test_the_promotion_record_is_one_config_call_and_parses_back():
@@ -224,3 +233,109 @@ def test_the_promotion_record_is_one_config_call_and_parses_back():
     assert leaves["promotion.last.analysis[0]"] == "canary at 50%: m 1/1: passed"
     cfg = parse_stack_config({"environment": "staging", "promotion": {"last": {**record}}})
     assert cfg.promotion.source == "dev" and cfg.promotion.last.result == "promoted"
+
+
+class _Registry:
+    def __init__(self, aliases: set[str]) -> None:
+        self.carried, self.marks = aliases, []
+
+    def aliases(self, model_name, version):
+        return self.carried
+
+    def set_alias(self, model_name, alias, version):
+        self.marks.append(("alias", alias, version))
+
+    def set_tag(self, model_name, version, key, value):
+        self.marks.append(("tag", key, version))
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "carried", "accepted"),
+    [
+        ("dev", "staging", {"previous-champion"}, r"\['challenger', 'champion', 'dev'\]"),
+        ("staging", "prod", {"champion"}, r"needs one of \['staging'\]"),
+    ],
+)
+def test_a_version_the_registry_does_not_place_in_the_source_is_refused_before_the_target_is_touched(
+    source, target, carried, accepted
+):
+    registry = _Registry(carried)
+    stacks = {source: Source(), target: _Untouchable()}
+    with pytest.raises(PromotionError, match=rf"version 7 of breast-cancer carries aliases \[.*\].*{accepted}"):
+        promote(source, target, "breast-cancer", stacks.__getitem__, None, label_reader=lambda ref: LABELS_OF_7,
+                registry=registry)  # fmt: skip
+    assert registry.marks == []
+
+
+def test_the_chain_accepts_the_gates_aliases_only_where_releases_are_built():
+    from mlops_kit.promotion import accepted_aliases
+
+    assert accepted_aliases("dev", load_stack_file("dev")) == {"dev", "champion", "challenger"}
+    assert accepted_aliases("staging", load_stack_file("staging")) == {"staging"}
+
+
+def test_the_registry_of_a_chain_is_its_first_stacks_and_a_loop_is_refused(tmp_path):
+    from mlops_kit.promotion import origin_of
+
+    assert origin_of("prod")[0] == "dev"
+    for name, source in (("a", "b"), ("b", "a")):
+        (tmp_path / f"Pulumi.{name}.yaml").write_text(
+            yaml.safe_dump({"config": {"mlops-kit:environment": "staging", "mlops-kit:promotion": {"source": source}}})
+        )
+    with pytest.raises(PromotionError, match=r"promotion.source makes a loop: a → b → a"):
+        origin_of("a", tmp_path)
+
+
+def test_a_source_with_nothing_deployed_is_refused_naming_the_command():
+    class Empty:
+        def outputs(self):
+            return {}
+
+    stacks = {"dev": Empty(), "staging": _Untouchable()}
+    with pytest.raises(PromotionError, match=r"stack 'dev' has no outputs: run `mlops-kit up -s dev` first"):
+        promote("dev", "staging", "breast-cancer", stacks.__getitem__, None, registry=_Untouchable())
+
+
+def test_an_unreachable_tracking_server_is_one_clear_error():
+    from mlops_kit.model_registry import MlflowRegistry, TrackingUnreachable
+
+    with pytest.raises(TrackingUnreachable, match=r"the MLflow server at http://127.0.0.1:9 did not answer"):
+        MlflowRegistry("http://127.0.0.1:9", timeout=2).aliases("breast-cancer", "7")
+
+
+def test_marking_the_registry_tags_every_outcome_and_moves_the_alias_only_where_the_target_runs_it():
+    from mlops_kit.promotion import _mark_registry
+
+    registry = _Registry({"dev"})
+    record = {"modelVersion": "7", "image": DIGEST, "source": "dev", "at": "t", "result": "promoted"}
+    _mark_registry(registry, "breast-cancer", "staging", record, print, runs_it=True)
+    _mark_registry(registry, "breast-cancer", "staging", {**record, "result": "rolled back: x"}, print, runs_it=False)
+    assert registry.marks == [
+        ("tag", "mlops-kit.promotion.staging", "7"),
+        ("alias", "staging", "7"),
+        ("tag", "mlops-kit.promotion.staging", "7"),
+    ]
+
+
+def test_the_cli_refuses_an_out_of_order_promotion_before_it_needs_a_cluster():
+    from typer.testing import CliRunner
+
+    from mlops_kit.cli import app
+
+    result = CliRunner().invoke(app, ["promote", "dev", "prod", "--no-gates"])
+    assert result.exit_code == 2, result.output
+    assert "'prod' takes releases from 'staging'" in result.output
+
+
+def test_the_cli_refuses_a_chain_whose_first_stack_has_no_registry(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from mlops_kit.cli import app
+
+    def origin_without_tracking(stack, work_dir=None):
+        return "dev", parse_stack_config({"environment": "dev", "tracking": {"enabled": False}})
+
+    monkeypatch.setattr("mlops_kit.promotion.origin_of", origin_without_tracking)
+    result = CliRunner().invoke(app, ["promote", "dev", "staging", "--no-gates"])
+    assert result.exit_code == 2, result.output
+    assert "come from stack 'dev', which runs no MLflow" in result.output and "--tracking-uri" in result.output
