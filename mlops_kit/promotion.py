@@ -185,9 +185,9 @@ def _analyse(
     settings = model.analysis
     schedule = Schedule(settings.interval_seconds, settings.measurements, settings.failure_limit)
     limits = Thresholds(
-        model.canary.max_error_rate,
-        model.canary.max_p99_seconds,
-        model.canary.max_drift_psi,
+        settings.max_error_rate,
+        settings.max_p99_seconds,
+        settings.max_drift_psi,
         settings.min_requests,
         settings.min_drift_rows,
     )

@@ -35,9 +35,15 @@ class Canary(Model):
     weight: int = Field(0, ge=0, le=100, description="Current share of traffic (percent) on the canary track.")
     image: Image | None = Field(None, description="The canary's image; the stable track keeps `image`.")
     model_version: VersionText | None = None
-    max_error_rate: float = Field(0.01, ge=0, le=1)
-    max_p99_seconds: float = Field(0.5, gt=0)
-    max_drift_psi: float = Field(0.25, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _thresholds_moved(cls, data: object) -> object:
+        # The thresholds judge blue-green steps too, so they moved to `analysis`: say where, not just "unknown key".
+        moved = sorted(set(data) & {"maxErrorRate", "maxP99Seconds", "maxDriftPsi"}) if isinstance(data, dict) else []
+        if moved:
+            raise ValueError(f"{', '.join(moved)} moved to models[].analysis (they judge every strategy's steps)")
+        return data
 
     @field_validator("steps")
     @classmethod
@@ -59,6 +65,9 @@ class Analysis(Model):
     min_drift_rows: int = Field(
         1000, ge=100, description="Input rows (per feature, last hour) below which the drift PSI is not judged."
     )
+    max_error_rate: float = Field(0.01, ge=0, le=1, description="5xx share of /predict requests a step may show.")
+    max_p99_seconds: float = Field(0.5, gt=0, description="p99 latency of /predict a step may show.")
+    max_drift_psi: float = Field(0.25, gt=0, description="Largest per-feature PSI a step may show.")
     preview_load_rps: float = Field(
         5.0,
         ge=0,

@@ -17,7 +17,7 @@ N_BINS = 10
 # Bins that saw nothing would make PSI infinite; a small floor keeps it finite and still sensitive.
 _EPSILON = 1e-4
 # Common rule of thumb for PSI: < 0.1 stable, 0.1-0.25 moderate shift, > 0.25 significant shift. The number is restated
-# where Python cannot reach (the ModelFeatureDrift alert rule) and as the canary's max_drift_psi default;
+# where Python cannot reach (the ModelFeatureDrift alert rule) and as the rollout analysis's maxDriftPsi default;
 # tests/unit/test_psi_threshold.py holds both to this one.
 PSI_ALERT_THRESHOLD = 0.25
 

@@ -58,8 +58,15 @@ def _target_config(real: RealStack, stack: str = TARGET, namespace: str = TARGET
         modelVersion=real.ctx.facts["champion"],
         replicas=2,
         autoscaling={"enabled": False},
-        canary={"steps": [50, 100], "weight": 0, "maxErrorRate": 0.01, "maxP99Seconds": P99_LIMIT},
-        analysis={"intervalSeconds": 20, "measurements": 2, "failureLimit": 0, "minRequests": 10},
+        canary={"steps": [50, 100], "weight": 0},
+        analysis={
+            "intervalSeconds": 20,
+            "measurements": 2,
+            "failureLimit": 0,
+            "minRequests": 10,
+            "maxErrorRate": 0.01,
+            "maxP99Seconds": P99_LIMIT,
+        },  # fmt: skip
     )
     model.update(model_settings)
     path.write_text(yaml.safe_dump(document, sort_keys=False))

@@ -220,3 +220,13 @@ def test_missing_secret_names_the_command(mocks):
     finally:
         CONFIG.reset(token)
     assert mocks.created == []
+
+
+def test_rollout_thresholds_under_canary_say_where_they_moved():
+    with pytest.raises(ConfigError, match=r"models\[0\].canary: .*maxP99Seconds moved to models\[\].analysis"):
+        parse_stack_config(
+            {
+                "environment": "staging",
+                "models": [{"name": "m", "image": {"ref": "r/s:1"}, "canary": {"maxP99Seconds": 1}}],
+            }
+        )

@@ -4,7 +4,7 @@ import re
 
 import yaml
 
-from infra.config import Canary
+from infra.config.model_service import Analysis
 from infra.manifests.monitoring import rule_files
 from services.monitoring.drift import PSI_ALERT_THRESHOLD
 
@@ -25,5 +25,5 @@ def test_the_drift_alert_description_names_the_psi_threshold():
     assert float(threshold) == PSI_ALERT_THRESHOLD, "ModelFeatureDrift's description must say drift.PSI_ALERT_THRESHOLD"
 
 
-def test_the_canary_refuses_drift_above_the_psi_threshold_by_default():
-    assert Canary().max_drift_psi == PSI_ALERT_THRESHOLD, "infra.config Canary.max_drift_psi must default to it"
+def test_the_rollout_analysis_refuses_drift_above_the_psi_threshold_by_default():
+    assert Analysis().max_drift_psi == PSI_ALERT_THRESHOLD, "models[].analysis.maxDriftPsi must default to it"
