@@ -66,7 +66,7 @@ def _target_config(real: RealStack, stack: str = TARGET, namespace: str = TARGET
             "minRequests": 10,
             "maxErrorRate": 0.01,
             "maxP99Seconds": P99_LIMIT,
-        },  # fmt: skip
+        },
     )
     model.update(model_settings)
     path.write_text(yaml.safe_dump(document, sort_keys=False))
