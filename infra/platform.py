@@ -13,6 +13,7 @@ from typing import Any
 
 from infra import strategies
 from infra.config import Image, ModelServiceConfig, StackConfig
+from infra.manifests import names
 from infra.manifests.common import Manifest
 from infra.manifests.model_service import model_service_manifests, service_url
 from infra.manifests.monitoring import grafana_url, monitoring_manifests, prometheus_url
@@ -69,8 +70,10 @@ def _model_service(cfg: StackConfig, model: ModelServiceConfig, resolve_image: I
 
 
 def platform(cfg: StackConfig, secrets: Mapping[str, Any], resolve_image: ImageResolver = reference_of) -> Platform:
+    """Raises ConfigError (naming the config key that owns each object) where the API server would refuse a name or
+    a label, or where two parts would make one object."""
     monitoring = cfg.monitoring
-    return Platform(
+    built = Platform(
         namespace=namespace_manifests(cfg),
         tracking=place(cfg, tracking_manifests(cfg, secrets.get("postgresPassword"))),
         monitoring=place(cfg, monitoring_manifests(cfg, secrets.get("grafanaAdminPassword"))),
@@ -82,3 +85,13 @@ def platform(cfg: StackConfig, secrets: Mapping[str, Any], resolve_image: ImageR
             "grafana": grafana_url(cfg) if monitoring.enabled and monitoring.grafana else "",
         },
     )
+    names.check(
+        [
+            ("namespace", built.namespace),
+            ("tracking", built.tracking),
+            ("monitoring", built.monitoring),
+            ("models[].modelName (its retraining CronJob)", built.retraining),
+            *((f"models[{i}].name", built.models[m.name].manifests) for i, m in enumerate(cfg.models)),
+        ]
+    )
+    return built

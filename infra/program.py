@@ -84,5 +84,9 @@ def run() -> None:
         enable_server_side_apply=True,
         delete_unreachable=False,
     )
-    for key, value in build_stack(cfg, secrets, provider).items():
+    try:
+        outputs = build_stack(cfg, secrets, provider)
+    except KitError as exc:  # a name or label the API server would refuse: before anything is registered
+        raise pulumi.RunError(exc.message) from None
+    for key, value in outputs.items():
         pulumi.export(key, value)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
 
+from pydantic import AfterValidator, Field
+
+from infra.config.cron import check_schedule
 from infra.config.types import KIT_REGISTRY, ImageRef, Model, Resources
+
+Schedule = Annotated[str, AfterValidator(check_schedule)]
 
 
 class RetrainingConfig(Model):
@@ -13,7 +18,7 @@ class RetrainingConfig(Model):
     alert's runbook)."""
 
     enabled: bool = True
-    schedule: str = Field("0 3 * * 1", pattern=r"^(\S+\s+){4}\S+$", description="cron: minute hour day month weekday")
+    schedule: Schedule = Field("0 3 * * 1", description="cron: minute hour day-of-month month day-of-week, or @daily…")
     image: ImageRef = f"{KIT_REGISTRY}/training:0.1.0"
     dataset: str = "breast_cancer"
     resources: Resources = Resources(cpu_request="500m", memory_request="1Gi", cpu_limit="2", memory_limit="2Gi")

@@ -14,6 +14,9 @@ from infra.config.retraining import RetrainingConfig
 from infra.config.tracking import TrackingConfig
 from infra.config.types import DIGEST_REF, DnsLabel, Environment, Model
 
+# Namespaces the cluster owns: the kit's objects (quota, NetworkPolicies, a default-deny) must never land there.
+RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
 
 class StackConfig(Model):
     environment: Environment
@@ -27,6 +30,16 @@ class StackConfig(Model):
     retraining: RetrainingConfig = RetrainingConfig()
     promotion: PromotionConfig = PromotionConfig()
     models: list[ModelServiceConfig] = Field(default_factory=list)
+
+    @field_validator("namespace")
+    @classmethod
+    def _own_namespace(cls, namespace: str) -> str:
+        if namespace in RESERVED_NAMESPACES or namespace.startswith("kube-"):
+            raise ValueError(
+                f"{namespace!r} belongs to the cluster ({', '.join(RESERVED_NAMESPACES)} and kube-*); the kit needs "
+                "a namespace of its own, e.g. mlops-dev"
+            )
+        return namespace
 
     @field_validator("models")
     @classmethod

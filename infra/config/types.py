@@ -10,7 +10,15 @@ import re
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from mlops_kit.errors import UserError
@@ -40,6 +48,8 @@ def _dns_label(value: str) -> str:
 def _quantity(value: str) -> str:
     if not isinstance(value, str) or not _QUANTITY.match(value):
         raise ValueError("must be a Kubernetes quantity such as 100m, 0.5, 256Mi or 2Gi")
+    if _quantity_value(value) <= 0:  # a zero request, limit or volume is never what was meant
+        raise ValueError("must be more than 0, e.g. 100m, 256Mi or 1Gi")
     return value
 
 
@@ -83,7 +93,22 @@ class Color(StrEnum):
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
+    # allow_inf_nan: an infinite threshold is no threshold.
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True, allow_inf_nan=False
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_silent_coercion(cls, value: object, info: ValidationInfo) -> object:
+        """pydantic's lax mode reads `true` as 1 and 2.0 as 2: a bool or a float where a count belongs is a mistake
+        to report. (Numeric strings stay accepted: `pulumi config set` stores every plain value as text.)"""
+        expected = cls.model_fields[info.field_name].annotation if info.field_name else None
+        if isinstance(value, bool) and expected in (int, float):
+            raise ValueError(f"must be a number, not {str(value).lower()}")
+        if isinstance(value, float) and expected is int:
+            raise ValueError("must be a whole number")
+        return value
 
 
 def _quantity_value(q: str) -> float:

@@ -24,7 +24,7 @@ TRAINING_UID = 10001
 
 
 def cronjob_name(model_name: str) -> str:
-    return f"retrain-{model_name}"[:52]  # CronJob names are limited to 52 characters
+    return f"retrain-{model_name}"  # ≤ 52 characters, or the stack is refused (infra/manifests/names.py)
 
 
 def retraining_manifests(cfg: StackConfig) -> list[Manifest]:
