@@ -17,13 +17,33 @@ import httpx
 from mlops_kit.errors import UserError
 
 
+@dataclass(frozen=True)
+class Sample:
+    """One answered request: when it ended (time.monotonic()), how long it took, and which model version answered
+    (the server's X-Model-Version header), so a rollout can be read back from the load: who served when."""
+
+    ended: float
+    seconds: float
+    model_version: str | None
+
+
 @dataclass
 class Outcome:
-    """What the clients saw: status codes by count, and transport errors (refused, reset, timed out) by kind."""
+    """What the clients saw: status codes by count, transport errors (refused, reset, timed out) by kind, and a sample
+    per answered request."""
 
     statuses: collections.Counter[int] = field(default_factory=collections.Counter)
     errors: collections.Counter[str] = field(default_factory=collections.Counter)
+    samples: list[Sample] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def latency_quantile(self, q: float, start: float = 0.0, end: float = float("inf")) -> float | None:
+        """The q-quantile (0..1) of the latencies of requests that ended in [start, end); None without any."""
+        with self.lock:
+            latencies = sorted(s.seconds for s in self.samples if start <= s.ended < end)
+        if not latencies:
+            return None
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))]
 
     @property
     def sent(self) -> int:
@@ -74,15 +94,20 @@ class Load:
                         return
                     payload = self.payloads[self.issued % len(self.payloads)]
                     self.issued += 1
+                began = time.monotonic()
                 try:
-                    status, error = client.post(self.url, json=payload).status_code, None
+                    response = client.post(self.url, json=payload)
+                    status, error = response.status_code, None
                 except httpx.TransportError as exc:
                     status, error = None, type(exc).__name__
+                ended = time.monotonic()
                 with self.outcome.lock:
                     if error:
                         self.outcome.errors[error] += 1
                     else:
                         self.outcome.statuses[status] += 1
+                        version = response.headers.get("x-model-version")
+                        self.outcome.samples.append(Sample(ended, ended - began, version))
                 if self.pause:
                     self._stop.wait(self.pause)
 

@@ -21,6 +21,7 @@ class _Recorder(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).bodies.append(body)
         self.send_response(200 if body["n"] % 10 else 500)
+        self.send_header("X-Model-Version", str(body["n"] % 2 + 1))
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -53,6 +54,16 @@ def test_failed_answers_and_refused_connections_are_counted_apart(server):
     with Load("http://127.0.0.1:9/predict", {"n": 1}, clients=1, max_requests=2, max_seconds=60) as load:
         refused = load.wait()
     assert refused.errors == {"ConnectError": 2} and refused.failed == 2
+
+
+def test_each_answer_is_kept_with_its_latency_and_the_version_that_gave_it(server):
+    with Load(server, clients=2, max_requests=20, max_seconds=60, payloads=[{"n": 1}, {"n": 2}]) as load:
+        outcome = load.wait()
+    assert len(outcome.samples) == 20
+    assert sorted({s.model_version for s in outcome.samples}) == ["1", "2"]
+    latencies = sorted(s.seconds for s in outcome.samples)
+    assert outcome.latency_quantile(0.99) == latencies[-1] and outcome.latency_quantile(0.0) == latencies[0]
+    assert outcome.latency_quantile(0.5, start=max(s.ended for s in outcome.samples) + 1) is None
 
 
 def test_held_out_rows_are_the_split_training_leaves_out():
