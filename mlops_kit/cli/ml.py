@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -58,7 +60,9 @@ def train(
         raise validation_problems(exc, "--") from None
 
     if as_json:
-        result = run_training(config, tracking_uri)
+        # stdout carries the JSON alone: what MLflow prints while a run ends ("View run … at …") goes to stderr.
+        with contextlib.redirect_stdout(sys.stderr):
+            result = run_training(config, tracking_uri)
     else:
         with console.status("training") as status:
             result = run_training(config, tracking_uri, report=lambda s: status.update(s))
@@ -70,7 +74,7 @@ def train(
             "alias": decision.alias, "metrics": result.metrics, "gate": decision.as_tags(),
             "dataset_digest": result.dataset_digest, "timings": result.timings,
         }  # fmt: skip
-        console.print_json(json.dumps(payload))
+        sys.stdout.write(json.dumps(payload) + "\n")  # not rich: no colour codes or wrapping, whatever the terminal
         return
     table = Table(title=f"{result.model_name} v{result.model_version} (run {result.run_id[:8]})")
     table.add_column("metric")
@@ -95,7 +99,6 @@ def serve(
 ) -> None:
     """Serve the model locally with BentoML (the same service the images run)."""
     import subprocess
-    import sys
 
     from services.training.pipeline import DEFAULT_TRACKING_URI, check_tracking_server
 

@@ -85,7 +85,28 @@ def load_dataset(dataset: str, target: str = "target") -> LoadedDataset:
         raise DataValidationError(
             f"{path}: label column {target!r} not found; columns are {list(frame.columns)} (choose one with --target)"
         )
+    check_label(frame[target], f"{path}: --target {target!r}")
     return LoadedDataset(path.stem, str(path.resolve()), frame, target, build_schema(frame, target))
+
+
+def check_label(labels: pd.Series, where: str) -> None:
+    """The pipeline trains classifiers on a stratified split: a label of classes, each at least twice (one in the
+    training part, one held out). A continuous column (prices, scores) is refused before anything is logged."""
+    values = labels.dropna()
+    if pd.api.types.is_float_dtype(values) and not np.all(np.mod(values, 1) == 0):
+        raise DataValidationError(
+            f"{where} is continuous ({values.nunique()} distinct values in {len(values)} rows, e.g. "
+            f"{values.iloc[0]:g}): the kit trains classifiers, so the label must be classes (0/1, names); "
+            "bin it into classes, or choose the class column with --target"
+        )
+    counts = values.value_counts()
+    rare = counts[counts < 2]
+    if len(rare):
+        shown = ", ".join(repr(v) for v in rare.index[:5]) + (f" … ({len(rare)} in all)" if len(rare) > 5 else "")
+        raise DataValidationError(
+            f"{where}: class(es) {shown} occur only once; each class needs at least 2 rows (one to train on, one "
+            "held out). Collect more rows or merge rare classes"
+        )
 
 
 def validate(data: LoadedDataset) -> pd.DataFrame:

@@ -32,7 +32,7 @@ def run(docker: str, image: str, *args: str) -> subprocess.CompletedProcess:
 def test_training_image_registers_a_gated_model(docker, training_image, tracking_uri):
     done = run(docker, training_image, "train", "--model-name", "from-image", "--json", "--tracking-uri", tracking_uri)
     assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout[done.stdout.index("{") :])
+    result = json.loads(done.stdout)  # stdout is the JSON alone (MLflow's progress lines go to stderr)
     assert result["alias"] == "champion"
     version = MlflowClient(tracking_uri).get_model_version_by_alias("from-image", "champion")
     assert version.version == result["model_version"]

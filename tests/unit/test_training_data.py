@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from services.training.data import DataValidationError, load_dataset, validate
+from services.training.data import DataValidationError, check_label, load_dataset, validate
 
 
 def test_builtin_dataset_validates_and_records_a_real_source(tmp_path):
@@ -51,3 +51,14 @@ def test_missing_target_column_names_the_columns(tmp_path):
     frame = pd.DataFrame({"a": [1.0, 2.0], "y": [0, 1]})
     with pytest.raises(DataValidationError, match=r"label column 'label' not found; columns are \['a', 'y'\]"):
         load_dataset(_write(tmp_path, frame), target="label")
+
+
+def test_a_label_must_be_classes_each_seen_twice():
+
+    check_label(pd.Series([0, 1, 0, 1]), "--target 'y'")
+    check_label(pd.Series(["cat", "dog", "dog", "cat"]), "--target 'y'")
+    check_label(pd.Series([0.0, 1.0, 1.0, 0.0]), "--target 'y'")  # classes stored as floats by a CSV reader
+    with pytest.raises(DataValidationError, match=r"--target 'price' is continuous \(4 distinct values in 4 rows"):
+        check_label(pd.Series([1.5, 2.25, 3.0, 4.75]), "--target 'price'")
+    with pytest.raises(DataValidationError, match=r"class\(es\) 'rare' occur only once"):
+        check_label(pd.Series(["a", "a", "rare", "b", "b"]), "--target 'y'")
