@@ -13,9 +13,14 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-# strict: "1.5" or true are not numbers; allow_inf_nan=False: NaN/Infinity (which Python's JSON parser accepts) are rejected.
-FiniteNumber = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 MAX_ROWS_PER_REQUEST = int(os.environ.get("MLOPS_MAX_ROWS_PER_REQUEST", "1000"))
+# A finite value can still overflow inside the model (1e308 scaled by a StandardScaler is inf, which scikit-learn
+# refuses with an exception), and the exception would fail every request of the adaptive batch. No real feature is
+# near 1e12 in magnitude, so that bound keeps every request that reaches the model predictable; it is checked by
+# pydantic while the request is parsed, alone, before batching.
+MAX_ABS_VALUE = float(os.environ.get("MLOPS_MAX_ABS_VALUE", "1e12"))
+# strict: "1.5" or true are not numbers; allow_inf_nan=False: NaN/Infinity (which Python's JSON parser accepts) are rejected.
+FiniteNumber = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-MAX_ABS_VALUE, le=MAX_ABS_VALUE)]
 
 _active_features: tuple[str, ...] | None = None
 

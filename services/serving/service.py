@@ -67,6 +67,24 @@ class ModelHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class JsonOnly:
+    """ASGI middleware: POST /predict takes `application/json` only. Anything else (a form, a broken multipart
+    boundary) gets 415 naming what is accepted, before BentoML's body parsing, which answers 500 to some of them."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].rstrip("/") == "/predict":
+            given = dict(scope["headers"]).get(b"content-type", b"").decode("latin-1")
+            media_type = given.split(";", 1)[0].strip().lower()
+            if media_type != "application/json":
+                error = {"error": f"content type {given or '(none)'!r} is not accepted: send application/json"}
+                await JSONResponse(error, status_code=415)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 @bentoml.asgi_app(info_app, path="/model")
 @bentoml.service(
     name="mlops-kit-model",
@@ -122,3 +140,4 @@ class ModelServer:
 # schema of the return type (~10 % of the CPU per request, measured with py-spy).
 ModelServer.apis["predict"].output_spec.media_type = "application/json"
 ModelServer.add_asgi_middleware(ModelHeaders)
+ModelServer.add_asgi_middleware(JsonOnly)

@@ -88,6 +88,27 @@ def test_oversized_batch_gets_400(client):
     assert "at most" in response.text
 
 
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "multipart/form-data; boundary", "application/x-www-form-urlencoded", ""]
+)
+def test_a_body_that_is_not_json_gets_415_naming_what_is_accepted(client, content_type):
+    headers = {"content-type": content_type} if content_type else {}
+    response = client.post("/predict", content=b'{"instances": [[1.0]]}', headers=headers)
+    assert response.status_code == 415, response.text
+    assert "send application/json" in response.json()["error"]
+
+
+def test_a_request_the_model_cannot_take_fails_alone_not_its_batch_neighbours(client, dataset):
+    """Sent at once, so adaptive batching merges them: the good rows answer 200, the huge value 400."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    good = {"instances": [dataset.data.iloc[2].tolist()]}
+    bad = {"instances": [[1e308] + dataset.data.iloc[2].tolist()[1:]]}
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda body: client.post("/predict", json=body).status_code, [good, bad] * 16))
+    assert answers == [200, 400] * 16
+
+
 def test_server_keeps_serving_after_bad_requests(client, server, dataset):
     for _case, body, _ in BAD_PAYLOADS:
         client.post("/predict", content=body, headers={"content-type": "application/json"})
