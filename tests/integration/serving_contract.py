@@ -13,7 +13,7 @@ BAD_PAYLOADS = [
     ("NaN", b'{"instances": [[NaN' + b", 1.0" * 29 + b"]]}", "finite number"),
     ("infinity", b'{"instances": [[Infinity' + b", 1.0" * 29 + b"]]}", "finite number"),
     ("string value", b'{"instances": [["1.0"' + b", 1.0" * 29 + b"]]}", "valid number"),
-    ("a finite value the model would overflow on", b'{"instances": [[1e308' + b", 1.0" * 29 + b"]]}", "less than or equal to 1000000000000"),
+    ("huge finite value", b'{"instances": [[1e308' + b", 1.0" * 29 + b"]]}", "less than or equal to 1000000000000"),
     ("empty batch", b'{"instances": []}', "at least 1 item"),
     ("unknown feature", b'{"instances": [{"radius": 1.0}]}', "unknown feature(s) 'radius'"),
     ("missing field", b'{"rows": [[1.0]]}', "instances"),

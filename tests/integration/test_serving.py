@@ -103,7 +103,7 @@ def test_a_request_the_model_cannot_take_fails_alone_not_its_batch_neighbours(cl
     from concurrent.futures import ThreadPoolExecutor
 
     good = {"instances": [dataset.data.iloc[2].tolist()]}
-    bad = {"instances": [[1e308] + dataset.data.iloc[2].tolist()[1:]]}
+    bad = {"instances": [[1e308, *dataset.data.iloc[2].tolist()[1:]]]}
     with ThreadPoolExecutor(16) as pool:
         answers = list(pool.map(lambda body: client.post("/predict", json=body).status_code, [good, bad] * 16))
     assert answers == [200, 400] * 16
