@@ -11,6 +11,7 @@ BENTOML_WORKERS, MLOPS_MAX_ROWS_PER_REQUEST, MLOPS_MAX_BATCH_ROWS, MLOPS_MAX_LAT
 from __future__ import annotations
 
 import gc
+import logging
 import os
 from typing import Any
 
@@ -67,6 +68,31 @@ class ModelHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class ClientErrorsOnOneLine(logging.Filter):
+    """BentoML logs every refused request at ERROR with its traceback (kilobytes per bad payload: a log flood anyone
+    can cause). A client's mistake is one WARNING line naming the path and the error; server faults keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from bentoml.exceptions import BentoMLException
+        from pydantic import ValidationError
+
+        error = record.exc_info[1] if record.exc_info else None
+        client_error = isinstance(error, ValidationError) or (
+            isinstance(error, BentoMLException) and error.error_code.value < 500
+        )
+        if client_error:
+            # Where and what, never the input itself: a request's values do not belong in the server's log.
+            if isinstance(error, ValidationError):
+                problems = error.errors(include_input=False, include_url=False)
+                summary = "; ".join(f"{'.'.join(map(str, p['loc']))}: {p['msg']}" for p in problems)[:300]
+            else:
+                summary = " ".join(str(error).split())[:300]
+            record.msg, record.args = f"{record.getMessage()}: refused: {summary}", None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 class JsonOnly:
     """ASGI middleware: POST /predict takes `application/json` only. Anything else (a form, a broken multipart
     boundary) gets 415 naming what is accepted, before BentoML's body parsing, which answers 500 to some of them."""
@@ -100,6 +126,7 @@ class ModelServer:
         self.metrics = ModelMetrics(model)
         self.has_proba = hasattr(model.estimator, "predict_proba")
         activate_schema(model.feature_names)
+        logging.getLogger("bentoml._internal.server.http_app").addFilter(ClientErrorsOnOneLine())
         _served = model
         # The loaded model and the imported libraries live for the whole process: moving them out of the GC's
         # generations keeps collections from traversing them (shared/ENVIRONMENT.md: 160-250 ms pauses without).

@@ -109,6 +109,17 @@ def test_a_request_the_model_cannot_take_fails_alone_not_its_batch_neighbours(cl
     assert answers == [200, 400] * 16
 
 
+def test_a_refused_request_is_one_warning_line_not_a_traceback(client, server):
+    before = server.log_path.read_text(errors="replace")
+    for _case, body, _ in BAD_PAYLOADS:
+        client.post("/predict", content=body, headers={"content-type": "application/json"})
+    logged = server.log_path.read_text(errors="replace")[len(before) :]
+    assert "Traceback" not in logged, logged[-3000:]
+    refusals = [line for line in logged.splitlines() if "refused:" in line]
+    assert len(refusals) == len(BAD_PAYLOADS) and all("WARNING" in line for line in refusals), logged[-3000:]
+    assert "input_value" not in logged, "a refused request's values do not belong in the log"
+
+
 def test_server_keeps_serving_after_bad_requests(client, server, dataset):
     for _case, body, _ in BAD_PAYLOADS:
         client.post("/predict", content=body, headers={"content-type": "application/json"})
