@@ -171,7 +171,10 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     bench = Bench(ctx, source, state, logs, args.rps, args.steady_seconds)
     first_version, first_image = ctx.facts["champion"], ctx.facts["serving"]
     configure(source, "staging", ctx.facts, replicas=2, canary={"steps": [50, 100], "weight": 0})
-    configure(source, "prod", ctx.facts, replicas=1, strategy="blue-green", blueGreen={"activeColor": "blue"})
+    # Four stacks' pods share one 2-core node: prod's own sizes (1 CPU requested per pod) would leave green unscheduled.
+    small = {"cpuRequest": "100m", "memoryRequest": "256Mi", "cpuLimit": "1", "memoryLimit": "512Mi"}
+    configure(source, "prod", ctx.facts, replicas=1, strategy="blue-green", blueGreen={"activeColor": "blue"},
+              resources=small)  # fmt: skip
     results: dict[str, Any] = {"rps": args.rps, "steady_seconds": args.steady_seconds}
     try:
         for stack in ("staging", "prod"):
