@@ -105,7 +105,7 @@ MISTAKES = [
     ("unknown key", lambda r: r["models"][0].__setitem__("replica", 2), r"models\[0\]\.replica"),
     ("port 80", lambda r: r["models"][0].__setitem__("port", 80), r"models\[0\]\.port"),
     ("strategy", lambda r: r["models"][0].__setitem__("strategy", "big-bang"), r"models\[0\]\.strategy"),
-    ("long name", lambda r: r["models"][0].update(name="a" * 60, modelName="a"), r"models\[0\]\.name"),
+    ("long after a suffix", lambda r: r["models"][0].update(name="a" * 60, modelName="a", strategy="canary"), r"models\[0\]\.name"),
 ]  # fmt: skip
 
 
