@@ -237,7 +237,7 @@ def promote(
     steps = plan_promotion(cfg, release)
     [model_cfg] = [m for m in cfg.models if m.name == model]
     check_labels(release, model_cfg, label_reader(release.image))
-    model_name = model_cfg.model_name or model_cfg.name
+    model_name = model_cfg.model_name  # defaults to the service's name (config validation)
     carried = registry.aliases(model_name, release.model_version)
     check_registry(release, model_name, carried, accepted_aliases(source, source_cfg))
     target_stack = select_stack(target)
@@ -285,5 +285,5 @@ def rollback(
         if restored.model_version:
             record = {"modelVersion": restored.model_version, "image": restored.image.ref, "source": target,
                       "at": _now(), "result": "restored by mlops-kit rollback"}  # fmt: skip
-            _mark_registry(registry, restored.model_name or restored.name, target, record, on_output, runs_it=True)
+            _mark_registry(registry, restored.model_name, target, record, on_output, runs_it=True)
     return step

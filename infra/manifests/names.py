@@ -40,9 +40,8 @@ def _label_maps(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]
             here = f"{path}.{key}" if path else key
             if key in ("labels", "matchLabels") and isinstance(value, dict):
                 yield here, value
-            elif key == "selector" and isinstance(value, dict) and "matchLabels" not in value:
-                if all(isinstance(v, str) for v in value.values()) and "matchExpressions" not in value:
-                    yield here, value
+            elif key == "selector" and isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+                yield here, value  # a Service's selector (a workload's holds matchLabels: found by recursing)
             else:
                 yield from _label_maps(value, here)
     elif isinstance(node, list):
